@@ -1,0 +1,10 @@
+"""pingan-eval: design-based evaluation of county public-safety campaigns (平安建设).
+
+The public API is what this module exports; see README.md.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]
