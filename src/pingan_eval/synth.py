@@ -525,10 +525,11 @@ def _plant_errors(survey: pd.DataFrame, towns: Sequence[_Township], period: str,
     a, b = sorted((pick(), pick()))
     plant(b, "respondent_id", "duplicate_respondent_id", df.loc[a, "respondent_id"])
     plant(pick(), "township", "unknown_township", "青河乡")
-    i = pick()
-    other = next(t.name for t in towns if t.name != df.loc[i, "township"])
-    df.loc[i, "township"] = other
-    rows.append((file, i + 1, i + 2, "village", "village_not_in_township", df.loc[i, "village"]))
+    if len(towns) > 1:
+        i = pick()
+        df.loc[i, "township"] = next(t.name for t in towns if t.name != df.loc[i, "township"])
+        rows.append((file, i + 1, i + 2, "village", "village_not_in_township",
+                     df.loc[i, "village"]))
     plant(pick(), "village", "unknown_village", "阿克苏村")
     plant(pick(), "q_security", "code_not_in_codebook", "7")
     plant(pick(), "age", "age_under_18", "16")
@@ -848,7 +849,8 @@ def main_synth(args: argparse.Namespace) -> int:
     """``pingan-eval synth``: write the sample county to ``args.out`` from ``args.seed``."""
     start = time.perf_counter()
     out = synth_county(args.out, seed=args.seed)
-    n = sum(len(pd.read_csv(p)) for p in sorted((out / "fieldwork").glob("*.csv")))
-    print(f"synth: wrote {out} (seed {args.seed}, {len(TOWNSHIPS)} townships, "
-          f"{n} village-waves) in {time.perf_counter() - start:.1f} s")
+    fieldwork = sorted((out / "fieldwork").glob("*.csv"))
+    n = sum(int(pd.read_csv(p)["households_responded"].sum()) for p in fieldwork)
+    print(f"synth: wrote {out} (seed {args.seed}: {len(TOWNSHIPS)} townships, "
+          f"{len(fieldwork)} waves, {n} respondents) in {time.perf_counter() - start:.1f} s")
     return 0
