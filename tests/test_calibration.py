@@ -1,0 +1,263 @@
+"""Raking (pingan_eval.calibration) against R's survey package.
+
+Fixtures: tests/golden/make_golden_rake.R (R 4.2.2, survey 4.1.1). The design is
+``des <- svydesign(ids=~village, strata=~township, weights=~weight, data=d)`` on
+rake_design.csv; the margins are rake_margins.csv (township x sex, township x age_group,
+township x ethnicity, in that order).
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pingan_eval.calibration import (
+    RakeConvergenceWarning,
+    census_margins,
+    rake,
+    residualize,
+)
+from pingan_eval.errors import CalibrationError
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def _golden(name: str) -> pd.DataFrame:
+    return pd.read_csv(GOLDEN / name, comment="#", keep_default_na=False, na_values=[""])
+
+
+@pytest.fixture(scope="module")
+def design_data() -> pd.DataFrame:
+    return _golden("rake_design.csv")
+
+
+@pytest.fixture(scope="module")
+def margins() -> dict:
+    return census_margins(_golden("rake_margins.csv"))
+
+
+@pytest.fixture(scope="module")
+def r_weights() -> pd.DataFrame:
+    return _golden("rake_weights.csv")
+
+
+@pytest.fixture(scope="module")
+def r_passes() -> dict:
+    it = _golden("rake_iterations.csv")
+    return dict(zip(it["case"], it["passes"], strict=True))
+
+
+def _sex_only(margins: dict) -> dict:
+    return {("township", "sex"): margins[("township", "sex")]}
+
+
+def test_census_margins_order_and_totals(margins):
+    """The crossed margins come out in file order: R's list(pop_sex, pop_age, pop_eth)."""
+    assert list(margins) == [("township", "sex"), ("township", "age_group"),
+                             ("township", "ethnicity")]
+    census = _golden("rake_margins.csv")
+    for (_, name), totals in margins.items():
+        part = census[census["margin"] == name]
+        assert totals == {(t, lev): p for t, lev, p in
+                          zip(part["township"], part["level"], part["population"], strict=True)}
+
+
+def test_rake_weights_match_r(design_data, margins, r_weights, r_passes):
+    """R: rake(des, list(~township+sex, ~township+age_group, ~township+ethnicity),
+    list(pop_sex, pop_age, pop_eth)); weights(.) to 1e-6 relative, same passes."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = rake(design_data, design_data["weight"].to_numpy(), margins)
+    np.testing.assert_allclose(res.weights, r_weights["full"], rtol=1e-6, atol=0)
+    assert res.converged
+    assert res.iterations == r_passes["full"]
+
+
+def test_rake_relative_epsilon_matches_r(design_data, margins, r_weights, r_passes):
+    """R: rake(des, ..., control = list(epsilon = 1e-7)): epsilon < 1 is relative to the
+    weight total."""
+    res = rake(design_data, design_data["weight"].to_numpy(), margins, epsilon=1e-7)
+    np.testing.assert_allclose(res.weights, r_weights["releps"], rtol=1e-6, atol=0)
+    assert res.iterations == r_passes["releps"]
+    assert not np.allclose(res.weights, r_weights["full"], rtol=1e-6, atol=0)
+
+
+def test_rake_not_converged_warns_like_r(design_data, margins, r_weights):
+    """R: rake(des, ..., control = list(maxit = 1)) warns "Raking did not converge after 1
+    iterations." and returns the last pass's weights."""
+    with pytest.warns(RakeConvergenceWarning, match="did not converge after 1 iterations"):
+        res = rake(design_data, design_data["weight"].to_numpy(), margins, max_iter=1)
+    assert not res.converged
+    assert res.iterations == 1
+    np.testing.assert_allclose(res.weights, r_weights["maxit1"], rtol=1e-6, atol=0)
+
+
+def test_rake_one_margin_is_post_stratification(design_data, margins, r_weights, r_passes):
+    """R: rake(des, list(~township+sex), list(pop_sex)): weights hit the totals exactly."""
+    res = rake(design_data, design_data["weight"].to_numpy(), _sex_only(margins))
+    np.testing.assert_allclose(res.weights, r_weights["sexonly"], rtol=1e-6, atol=0)
+    assert res.iterations == r_passes["sexonly"]
+    got = pd.Series(res.weights).groupby([design_data["township"], design_data["sex"]]).sum()
+    for key, total in margins[("township", "sex")].items():
+        assert got[key] == pytest.approx(total, rel=1e-12)
+
+
+def _stratified_wr_variance(z: np.ndarray, data: pd.DataFrame) -> float:
+    """Between-PSU variance within strata, with replacement, as R's onestage()."""
+    totals = pd.Series(z).groupby([data["township"], data["village"]]).sum()
+    var = 0.0
+    for _, t in totals.groupby(level=0):
+        n_h = len(t)
+        var += n_h / (n_h - 1) * float(((t - t.mean()) ** 2).sum())
+    return var
+
+
+@pytest.mark.parametrize("case", ["full", "sexonly", "maxit1"])
+def test_residualize_gives_r_variance(design_data, margins, case):
+    """R: svymean(~v, D, influence = TRUE) on the raked design D (and on subset(D,
+    township == "青河镇")); the influence goes through residualize() and the
+    stratified PSU-total variance must equal vcov(svymean(~v, D)) to 1e-6 relative."""
+    infl = _golden("rake_influence.csv")
+    ref = _golden("rake_influence_var.csv").set_index("key")["variance"]
+    used = _sex_only(margins) if case == "sexonly" else margins
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RakeConvergenceWarning)
+        res = rake(design_data, design_data["weight"].to_numpy(), used,
+                   max_iter=1 if case == "maxit1" else 10)
+    keys = [k for k in infl.columns if k.startswith(f"{case}:")]
+    assert len(keys) == 4
+    x = infl[keys].to_numpy()
+    resid = residualize(x, res.steps)
+    assert resid.shape == x.shape
+    for j, key in enumerate(keys):
+        got = _stratified_wr_variance(resid[:, j], design_data)
+        assert got == pytest.approx(ref[key], rel=1e-6), key
+        # without the calibration residuals the variance is a different number
+        assert _stratified_wr_variance(x[:, j], design_data) != pytest.approx(ref[key],
+                                                                               rel=1e-3)
+
+
+def test_residualize_one_column_keeps_shape(design_data, margins):
+    res = rake(design_data, design_data["weight"].to_numpy(), _sex_only(margins))
+    x = np.linspace(-1, 1, len(design_data))
+    out = residualize(x, res.steps)
+    assert out.shape == x.shape
+    np.testing.assert_allclose(out, residualize(x[:, None], res.steps)[:, 0])
+    assert residualize(x, ()) is not None
+    np.testing.assert_array_equal(residualize(x, ()), x)
+
+
+def test_calibrated_total_has_no_residual(design_data, margins):
+    """Identity: the total of a raked cell is known exactly, so its influence values
+    w * 1{cell} residualize to zero (R gives SE 0 for svytotal of a raking margin)."""
+    res = rake(design_data, design_data["weight"].to_numpy(), margins, epsilon=1e-10,
+               max_iter=200)
+    cell = ((design_data["township"] == "青河镇") & (design_data["ethnicity"] == "回族"))
+    x = res.weights * cell.to_numpy()
+    np.testing.assert_allclose(residualize(x, res.steps), 0.0, atol=1e-9 * x.max())
+
+
+def test_scaling_weights_changes_nothing(design_data, margins):
+    """Post-stratifying removes the scale of the input weights after the first margin."""
+    w = design_data["weight"].to_numpy()
+    a = rake(design_data, w, margins)
+    b = rake(design_data, 3.7 * w, margins)
+    np.testing.assert_allclose(a.weights, b.weights, rtol=1e-12)
+    assert a.iterations == b.iterations
+
+
+def test_row_order_does_not_matter_and_input_kept(design_data, margins):
+    perm = np.random.default_rng(7).permutation(len(design_data))
+    shuffled = design_data.iloc[perm].reset_index(drop=True)
+    before = shuffled.copy()
+    w = shuffled["weight"].to_numpy().copy()
+    a = rake(design_data, design_data["weight"].to_numpy(), margins)
+    b = rake(shuffled, w, margins)
+    np.testing.assert_allclose(b.weights, a.weights[perm], rtol=1e-10)
+    pd.testing.assert_frame_equal(shuffled, before)
+    np.testing.assert_array_equal(w, shuffled["weight"].to_numpy())
+    assert not b.weights.flags.writeable
+
+
+def test_one_way_margins_and_tuple_levels(design_data):
+    """{column: {level: total}} and {(column,): {(level,): total}} are the same margin."""
+    w = design_data["weight"].to_numpy()
+    a = rake(design_data, w, {"sex": {"男": 600, "女": 400}})
+    b = rake(design_data, w, {("sex",): {("男",): 600, ("女",): 400}})
+    np.testing.assert_array_equal(a.weights, b.weights)
+    assert a.weights[design_data["sex"].to_numpy() == "男"].sum() == pytest.approx(600)
+
+
+# -- errors -----------------------------------------------------------------------------
+
+def _small() -> tuple[pd.DataFrame, np.ndarray]:
+    d = pd.DataFrame({"township": ["青河镇", "青河镇", "阿热勒乡"],
+                      "sex": ["男", "男", "女"]})
+    return d, np.ones(3)
+
+
+def test_level_without_respondents_names_township_and_level():
+    d, w = _small()
+    margins = {("township", "sex"): {("青河镇", "男"): 10, ("青河镇", "女"): 1234,
+                                     ("阿热勒乡", "女"): 5}}
+    with pytest.raises(CalibrationError,
+                       match="township=青河镇, sex=女 has population 1234 but no respondents"):
+        rake(d, w, margins)
+
+
+def test_empty_cell_with_zero_population_is_ignored():
+    """R drops cells that are empty in both sample and population."""
+    d, w = _small()
+    res = rake(d, w, {("township", "sex"): {("青河镇", "男"): 10, ("青河镇", "女"): 0,
+                                            ("阿热勒乡", "女"): 5}})
+    np.testing.assert_allclose(res.weights, [5.0, 5.0, 5.0])
+
+
+def test_sample_level_absent_from_margins():
+    d, w = _small()
+    with pytest.raises(CalibrationError,
+                       match="township=阿热勒乡, sex=女 has 1 respondent.* no population"):
+        rake(d, w, {("township", "sex"): {("青河镇", "男"): 10}})
+    with pytest.raises(CalibrationError, match="sex=女 has 1 respondent.*population 0"):
+        rake(d, w, {"sex": {"男": 10, "女": 0}})
+
+
+@pytest.mark.parametrize(
+    ("margins", "weights", "kwargs", "message"),
+    [
+        ({"age": {"18-34": 3}}, np.ones(3), {}, r"column\(s\) \['age'\] not in the data"),
+        ({("township", "sex"): {"青河镇": 3}}, np.ones(3), {}, "must be a tuple of 2"),
+        ({"sex": {"男": -1, "女": 3}}, np.ones(3), {}, "finite and >= 0"),
+        ({"sex": {"男": 1, "女": 3}}, np.array([1.0, 0.0, 1.0]), {}, "row 1 has weight 0"),
+        ({"sex": {"男": 1, "女": 3}}, np.ones(2), {}, "one number per row"),
+        ({"sex": {"男": 1, "女": 3}}, np.ones(3), {"max_iter": 0}, "max_iter"),
+        ({"sex": {"男": 1, "女": 3}}, np.ones(3), {"epsilon": 0.0}, "epsilon"),
+        ({}, np.ones(3), {}, "non-empty mapping"),
+    ],
+)
+def test_bad_input_is_named(margins, weights, kwargs, message):
+    d, _ = _small()
+    with pytest.raises(CalibrationError, match=message):
+        rake(d, weights, margins, **kwargs)
+
+
+def test_missing_margin_value_names_rows():
+    d, w = _small()
+    d.loc[2, "sex"] = None
+    with pytest.raises(CalibrationError, match=r"column 'sex' is missing in 1 row.*\[2\]"):
+        rake(d, w, {"sex": {"男": 1, "女": 3}})
+
+
+def test_census_margins_errors():
+    census = _golden("rake_margins.csv")
+    with pytest.raises(CalibrationError, match="margin 'income' not in the census"):
+        census_margins(census, margins=("sex", "income"))
+    with pytest.raises(CalibrationError, match="appears twice"):
+        census_margins(pd.concat([census, census.head(1)]))
+    county = census_margins(census, by=None, margins=("sex",))
+    assert county == {"sex": census[census["margin"] == "sex"].groupby("level", sort=False)
+                      ["population"].sum().to_dict()}
