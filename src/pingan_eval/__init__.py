@@ -5,6 +5,16 @@ The public API is what this module exports; see README.md.
 
 from __future__ import annotations
 
+from .change import change
+from .planning import sample_size, sample_size_table
+from .targets import evaluate
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = [
+    "__version__",
+    "change",
+    "evaluate",
+    "sample_size",
+    "sample_size_table",
+]
