@@ -6,12 +6,14 @@ The public API is what this module exports; see README.md.
 from __future__ import annotations
 
 from .change import change
+from .design import SurveyDesign
 from .planning import sample_size, sample_size_table
 from .targets import evaluate
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "SurveyDesign",
     "__version__",
     "change",
     "evaluate",
