@@ -261,3 +261,65 @@ def test_census_margins_errors():
     county = census_margins(census, by=None, margins=("sex",))
     assert county == {"sex": census[census["margin"] == "sex"].groupby("level", sort=False)
                       ["population"].sum().to_dict()}
+
+
+# -- through SurveyDesign.rake ----------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def r_estimates() -> pd.DataFrame:
+    return _golden("rake_estimates.csv")
+
+
+def _raked_design(design_data: pd.DataFrame, margins: dict, case: str):
+    from pingan_eval.design import SurveyDesign
+
+    des = SurveyDesign(design_data, strata="township", psu="village", weights="weight")
+    if case == "unraked":
+        return des
+    if case == "sexonly":
+        return des.rake(_sex_only(margins))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RakeConvergenceWarning)
+        raked = des.rake(margins, max_iter=1 if case == "maxit1" else 10)
+    return raked.rake(margins) if case == "twice" else raked
+
+
+def _compare(got: pd.DataFrame, ref: pd.DataFrame) -> None:
+    ref = ref.assign(township=ref["township"].fillna("")).set_index("township")
+    got = got.assign(township=got.get("township", "")).set_index("township")
+    assert sorted(got.index) == sorted(ref.index)
+    for col in ["estimate", "se", "ci_low", "ci_high"]:
+        np.testing.assert_allclose(got.loc[ref.index, col], ref[col], rtol=1e-6, err_msg=col)
+
+
+@pytest.mark.parametrize("case", ["full", "sexonly", "maxit1", "twice", "unraked"])
+@pytest.mark.parametrize("variable", ["y", "score"])
+def test_design_mean_after_rake_matches_r(design_data, margins, r_estimates, case, variable):
+    """R: D <- rake(des, ...) as in the case; svymean(~v, D) with confint(, df = degf(D)),
+    and the same on subset(D, township == t) for every township; 1e-6 relative."""
+    des = _raked_design(design_data, margins, case)
+    assert des.calibrated == (case != "unraked")
+    ref = r_estimates[(r_estimates["case"] == case) & (r_estimates["variable"] == variable)
+                      & (r_estimates["statistic"] == "svymean")]
+    _compare(des.mean(variable), ref[ref["township"].isna()])
+    _compare(des.mean(variable, by="township"), ref[ref["township"].notna()])
+
+
+@pytest.mark.parametrize("case", ["full", "sexonly", "maxit1", "twice"])
+def test_design_proportion_after_rake_matches_r(design_data, margins, r_estimates, case):
+    """R: svyciprop(~y, D, method = "logit") on the raked design D and on
+    subset(D, township == t); estimate, SE and CI to 1e-6 relative."""
+    des = _raked_design(design_data, margins, case)
+    ref = r_estimates[(r_estimates["case"] == case)
+                      & (r_estimates["statistic"] == "svyciprop_logit")]
+    _compare(des.proportion("y", method="logit"), ref[ref["township"].isna()])
+    _compare(des.proportion("y", by="township", method="logit"), ref[ref["township"].notna()])
+
+
+def test_design_rake_weights_and_raking_twice(design_data, margins, r_weights):
+    """R: D2 <- rake(D, <same margins>) with D the full raking: weights(D) and weights(D2)
+    to 1e-6; D2's variance uses both rakings (see the "twice" estimate tests)."""
+    once = _raked_design(design_data, margins, "full")
+    np.testing.assert_allclose(once.weights, r_weights["full"], rtol=1e-6)
+    twice = _raked_design(design_data, margins, "twice")
+    np.testing.assert_allclose(twice.weights, r_weights["twice"], rtol=1e-6)

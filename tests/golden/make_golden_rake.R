@@ -20,6 +20,7 @@
 #   maxit1   the same with control=list(maxit=1)              (does not converge: warns)
 #   releps   the same with control=list(epsilon=1e-7)         (relative epsilon)
 #   sexonly  rake(des, list(~township+sex), list(pop_sex))     (plain post-stratification)
+#   twice    rake(full, <the same margins>)   (design$postStrata holds two rakings)
 #   trim     trimWeights(des, lower=60, upper=450, strict=TRUE)
 # Estimates: svymean(~v, D) with confint(, df = degf(D)) and svyciprop(~y, D,
 # method = "logit") for D = the design and D = subset(design, township == t).
@@ -115,6 +116,7 @@ sample_margins <- list(~township + sex, ~township + age_group, ~township + ethni
 pop_margins <- list(pop_sex, pop_age, pop_eth)
 
 full <- rake(des, sample_margins, pop_margins)
+twice <- rake(full, sample_margins, pop_margins)
 releps <- rake(des, sample_margins, pop_margins, control = list(epsilon = 1e-7))
 maxit1_warning <- NULL
 maxit1 <- withCallingHandlers(
@@ -153,7 +155,7 @@ iterations <- data.frame(case = c("full", "releps", "maxit1", "sexonly"),
 weights_out <- data.frame(
   row_id = d$row_id,
   full = weights(full), maxit1 = weights(maxit1), releps = weights(releps),
-  sexonly = weights(sexonly), trim = weights(trim)
+  sexonly = weights(sexonly), twice = weights(twice), trim = weights(trim)
 )
 
 # estimates after raking, overall and by township
@@ -165,7 +167,7 @@ add_est <- function(case, statistic, variable, township, estimate, se, ci_low, c
     ci_low = as.numeric(ci_low), ci_high = as.numeric(ci_high), stringsAsFactors = FALSE
   )
 }
-designs <- list(full = full, sexonly = sexonly, maxit1 = maxit1, unraked = des)
+designs <- list(full = full, sexonly = sexonly, maxit1 = maxit1, twice = twice, unraked = des)
 for (case in names(designs)) {
   dz <- designs[[case]]
   for (variable in c("y", "score")) {
