@@ -169,3 +169,26 @@ def test_errors_name_the_problem():
         change(t, t.iloc[:1], by=[])
     with pytest.raises(EstimationError, match="level must be in \\(0, 1\\)"):
         change(t.iloc[:1], t.iloc[:1], level=95)
+
+
+def test_change_on_survey_output_matches_welch():
+    """change() on two SurveyDesign waves, stratified by township without clusters or
+    weights: each township's mean has se = s / sqrt(n) and df = n - 1, so the result is
+    Welch's test (R: ``t.test(x, y)``)."""
+    design = pytest.importorskip("pingan_eval.design")
+    rng = np.random.default_rng(9)
+    waves = []
+    for size, p in ((60, (0.9, 0.7)), (45, (0.8, 0.75))):
+        town = np.repeat(["A", "B"], size)
+        y = np.r_[rng.binomial(1, p[0], size), rng.binomial(1, p[1], size)].astype(float)
+        waves.append(pd.DataFrame({"township": town, "aware": y}))
+    tables = [design.SurveyDesign(w, strata="township").mean("aware", by="township") for w in waves]
+    out = change(*tables)
+    assert list(out.columns) == ["township", *CHANGE_COLUMNS]
+    assert out["township"].tolist() == ["A", "B"]
+    for row in out.itertuples():
+        x, y = (w.loc[w["township"] == row.township, "aware"] for w in waves)
+        ref = stats.ttest_ind(x, y, equal_var=False)
+        assert row.p_value == pytest.approx(ref.pvalue, rel=1e-9)
+        assert row.df == pytest.approx(ref.df, rel=1e-9)
+        assert row.ci_low == pytest.approx(ref.confidence_interval().low, rel=1e-9)

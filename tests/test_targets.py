@@ -185,3 +185,48 @@ def test_empty_table():
     out = evaluate(table([]), 0.95)
     assert out.empty
     assert list(out.columns)[-4:] == ["target", "verdict", "point_met", "p_below_target"]
+
+
+def test_evaluate_on_survey_output():
+    """evaluate() on real SurveyDesign tables: the survey core's schema, kept whole.
+
+    Against scipy: without strata, clusters or weights the design's mean is the sample
+    mean with se = s / sqrt(n) and df = n - 1, so p_below_target is the one-sample t-test.
+    """
+    design = pytest.importorskip("pingan_eval.design")
+    rng = np.random.default_rng(5)
+    n = 240
+    data = pd.DataFrame(
+        {
+            "township": np.repeat(["A", "B", "C"], n // 3),
+            "village": np.repeat([f"v{i:02d}" for i in range(24)], n // 24),
+            "weight": rng.uniform(50, 150, n),
+            "secure": np.r_[
+                rng.binomial(1, 0.99, n // 3), rng.binomial(1, 0.80, n // 3), np.ones(n // 3)
+            ],
+        }
+    )
+    d = design.SurveyDesign(data, strata="township", psu="village", weights="weight")
+    table = d.proportion("secure", by="township", method="logit")
+    before = table.copy()
+    out = evaluate(table, 0.95)
+    pd.testing.assert_frame_equal(table, before)
+    pd.testing.assert_frame_equal(out[list(table.columns)], table)
+    assert list(out.columns) == [
+        "township", "estimate", "se", "ci_low", "ci_high", "df", "n", "deff",
+        "target", "verdict", "point_met", "p_below_target",
+    ]
+    by_town = out.set_index("township")
+    assert by_town.loc["B", "verdict"] == "not_met"
+    # all 80 answered yes: se 0, the point reading is certain but the interval
+    # (Clopper-Pearson on n = 80, lower bound 0.955) decides honestly
+    assert by_town.loc["C", "se"] == 0.0
+    assert by_town.loc["C", "p_below_target"] == 1.0
+    assert by_town.loc["C", "verdict"] == "met"
+    assert set(out["verdict"]) <= set(VERDICTS)
+
+    srs = design.SurveyDesign(data)
+    mean = srs.mean("secure")
+    got = evaluate(mean, 0.9)["p_below_target"].iloc[0]
+    want = stats.ttest_1samp(data["secure"], 0.9, alternative="less").pvalue
+    assert got == pytest.approx(want, rel=1e-10)

@@ -87,6 +87,11 @@ def evaluate(
     evidence the target is missed. When ``se == 0`` it is 0.0 if the estimate is below
     the target and 1.0 otherwise; it is NaN when df <= 0 or is NaN (a variance
     that cannot be estimated, e.g. one PSU), or when the estimate or se is NaN.
+    ``se == 0`` happens when every respondent of a domain gave the same answer: the
+    design variance is then zero and the p-value says nothing about sampling error,
+    while the survey core's interval for such a proportion (Clopper-Pearson on ``n``)
+    still does, so trust the verdict there (20 of 20 "yes" is "undecided" against 0.95
+    with ``p_below_target`` 1.0).
 
     The verdict reads the two-sided interval: with a 95 % interval, "met" is a
     one-sided test of H0 "at or below target" at the 2.5 % level, "not_met" the mirror
