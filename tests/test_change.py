@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from pingan_eval.change import CHANGE_COLUMNS, change
@@ -192,3 +194,25 @@ def test_change_on_survey_output_matches_welch():
         assert row.p_value == pytest.approx(ref.pvalue, rel=1e-9)
         assert row.df == pytest.approx(ref.df, rel=1e-9)
         assert row.ci_low == pytest.approx(ref.confidence_interval().low, rel=1e-9)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    est=st.lists(st.floats(0, 1), min_size=2, max_size=2),
+    se=st.lists(st.floats(0, 0.2), min_size=2, max_size=2),
+    df=st.lists(st.sampled_from([1.0, 2.0, 7.0, 30.0, np.inf]), min_size=2, max_size=2),
+    level=st.floats(0.5, 0.999),
+)
+def test_swapping_the_periods_negates_the_change(est, se, df, level):
+    a = pd.DataFrame({"g": ["x"], "estimate": est[:1], "se": se[:1], "df": df[:1]})
+    b = pd.DataFrame({"g": ["x"], "estimate": est[1:], "se": se[1:], "df": df[1:]})
+    ab = change(a, b, level=level).iloc[0]
+    ba = change(b, a, level=level).iloc[0]
+    assert ab["estimate"] == -ba["estimate"]
+    assert ab["se"] == ba["se"]
+    assert ab["df"] == ba["df"]
+    assert ab["p_value"] == pytest.approx(ba["p_value"], abs=1e-12)
+    assert ab["ci_low"] == pytest.approx(-ba["ci_high"], abs=1e-12)
+    assert ab["ci_low"] <= ab["estimate"] <= ab["ci_high"]
+    assert min(df) <= ab["df"] <= sum(df)  # Welch-Satterthwaite bounds
+    assert 0.0 <= ab["p_value"] <= 1.0

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from pingan_eval.errors import EstimationError, PinganEvalError
@@ -230,3 +232,21 @@ def test_evaluate_on_survey_output():
     got = evaluate(mean, 0.9)["p_below_target"].iloc[0]
     want = stats.ttest_1samp(data["secure"], 0.9, alternative="less").pvalue
     assert got == pytest.approx(want, rel=1e-10)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    est=st.floats(0, 1),
+    se=st.floats(0, 0.1),
+    df=st.sampled_from([1.0, 5.0, 40.0, np.inf]),
+    targets=st.lists(st.floats(0, 1), min_size=2, max_size=6),
+)
+def test_a_higher_target_is_never_easier_to_meet(est, se, df, targets):
+    targets = sorted(targets)
+    rows = table([("A", est, se, est - 2 * se, est + 2 * se, df, 100, 1.0)] * len(targets))
+    out = evaluate(rows, targets)
+    rank = out["verdict"].map({"met": 0, "undecided": 1, "not_met": 2})
+    assert rank.is_monotonic_increasing
+    assert out["p_below_target"].is_monotonic_decreasing
+    assert out["p_below_target"].between(0, 1).all()
+    assert (out["point_met"] == (est >= out["target"])).all()
