@@ -5,18 +5,25 @@ The public API is what this module exports; see README.md.
 
 from __future__ import annotations
 
+from .calibration import census_margins
 from .change import change
 from .design import SurveyDesign
 from .planning import sample_size, sample_size_table
 from .targets import evaluate
+from .weighting import effective_n, kish_deff, trim_weights, weight_summary
 
 __version__ = "0.1.0"
 
 __all__ = [
     "SurveyDesign",
     "__version__",
+    "census_margins",
     "change",
+    "effective_n",
     "evaluate",
+    "kish_deff",
     "sample_size",
     "sample_size_table",
+    "trim_weights",
+    "weight_summary",
 ]
