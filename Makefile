@@ -45,7 +45,7 @@ bench: $(STAMP)
 
 ## golden: regenerate the R reference fixtures (needs r-base-core and r-cran-survey)
 golden:
-	cd tests/golden && Rscript make_golden.R
+	cd tests/golden && Rscript make_golden.R && Rscript make_golden_rake.R
 
 ## synth: regenerate the shipped sample county (same seed, same bytes)
 synth: $(STAMP)
