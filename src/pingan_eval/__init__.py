@@ -9,6 +9,7 @@ from .calibration import census_margins
 from .change import change
 from .design import SurveyDesign
 from .planning import sample_size, sample_size_table
+from .reliability import reliability
 from .targets import evaluate
 from .weighting import effective_n, kish_deff, trim_weights, weight_summary
 
@@ -22,6 +23,7 @@ __all__ = [
     "effective_n",
     "evaluate",
     "kish_deff",
+    "reliability",
     "sample_size",
     "sample_size_table",
     "trim_weights",

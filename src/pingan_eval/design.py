@@ -420,7 +420,9 @@ class SurveyDesign:
         k = len(keys)
         if k == 0:
             raise EstimationError(f"no row has a value in every by column {list(cols)}")
-        inside = domain >= 0
+        # A row of weight 0 (a zero-weighted subset, as R's design[i, ]) is in no domain.
+        inside = (domain >= 0) & (self._weights > 0)
+        domain = np.where(inside, domain, -1)
         dom = np.where(inside, domain, k)
         # R: degf(domain) = distinct PSUs - distinct strata with a row in the domain.
         pairs = occupied(dom * s.n_psus + s.psu, (k + 1) * s.n_psus)

@@ -170,6 +170,11 @@ run_case <- function(cs) {
       ci <- binom.test(round(est * n), n, conf.level = cs$level)$conf.int
     } else if (cs$method == "wilson") {
       ci <- prop.test(round(est * n), n, conf.level = cs$level, correct = FALSE)$conf.int
+    } else if (cs$method == "jeffreys") {
+      x <- round(est * n)
+      a <- 1 - cs$level
+      ci <- c(if (x == 0) 0 else qbeta(a / 2, x + 0.5, n - x + 0.5),
+              if (x == n) 1 else qbeta(1 - a / 2, x + 0.5, n - x + 0.5))
     } else {
       stop("no reference for method ", cs$method)
     }
@@ -244,6 +249,8 @@ cases <- rbind(
   mk("E_prop_beta_township", E, "proportion", "rare", "township", "beta"),
   mk("E_prop_wilson_township", E, "proportion", "secure", "township", "wilson"),
   mk("E_prop_cp_township", E, "proportion", "rare", "township", "clopper-pearson"),
+  mk("E_prop_jeffreys_township", E, "proportion", "secure", "township", "jeffreys"),
+  mk("E_prop_jeffreys_rare_sex", E, "proportion", "rare", "sex", "jeffreys", level = 0.9),
   mk("E_mean_sex", E, "mean", "score", "sex"),
   mk("L_adjust_prop_logit_township", L("adjust"), "proportion", "secure", "township", "logit"),
   mk("L_adjust_prop_beta_sex", L("adjust"), "proportion", "secure", "sex", "beta"),
@@ -276,6 +283,8 @@ r_call <- function(cs) {
     }
   } else if (cs$method == "wilson") {
     "prop.test(x, n, correct=FALSE)$conf.int per domain (unweighted SRS: Kish n = n)"
+  } else if (cs$method == "jeffreys") {
+    "qbeta(c(a/2, 1-a/2), x+0.5, n-x+0.5) per domain, 0 at x=0 and 1 at x=n (unweighted SRS: Kish n = n)"
   } else {
     "binom.test(x, n)$conf.int per domain (unweighted SRS: Kish n = n)"
   }
