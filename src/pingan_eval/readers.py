@@ -80,7 +80,8 @@ def _csv_records(path: Path) -> tuple[list[str], list[list[str]], list[int], str
         raise DataError(f"{path}: unreadable: not UTF-8, GBK or GB18030 text "
                         f"(bad byte at offset {exc.start})") from None
     text = data.decode(encoding)
-    reader = csv.reader(io.StringIO(text, newline=""))
+    # strict: an unclosed quote must not swallow the rest of the file into one cell
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     header: list[str] | None = None
     records: list[list[str]] = []
     lines: list[int] = []
@@ -300,8 +301,8 @@ def read_frame(path: str | os.PathLike) -> pd.DataFrame:
         other than 村/社区, ``psu_total`` varying within a township, or a sampled village
         without a ``psu_prob`` in (0, 1]; the message names file, row and column.
     """
-    t = read_table(path, FRAME_COLUMNS)
-    t = parse_numbers(t, ["households", "adults", "psu_total"], minimum=1)
+    text = read_table(path, FRAME_COLUMNS)
+    t = parse_numbers(text, ["households", "adults", "psu_total"], minimum=1)
     t = parse_numbers(t, ["sampled"], minimum=0, maximum=1)
     t = parse_numbers(t, ["psu_prob"], integer=False, allow_blank=True)
     for col in ("township", "village"):
@@ -322,7 +323,7 @@ def read_frame(path: str | os.PathLike) -> pd.DataFrame:
     if bad_prob.any():
         row = bad_prob.idxmax()
         raise _fail(t, row, "psu_prob",
-                    f"value {prob[row]!r} of a sampled village is not in (0, 1]")
+                    f"value {text.loc[row, 'psu_prob']!r} of a sampled village is not in (0, 1]")
     return t
 
 

@@ -107,9 +107,9 @@ def validate_wave(
     Where rows clash, the first in file order is kept and the later ones are rejected:
     ``duplicate_respondent_id`` flags every repeat of an id already used above, and
     ``household_adults_exceeded`` flags the k-th respondent of a household (village x
-    household_id) when k exceeds that row's ``household_adults`` (one adult is
-    interviewed per household, so a second respondent of a one-adult household is one
-    too many).
+    household_id, among rows whose village lies in their township) when k exceeds that
+    row's ``household_adults`` (one adult is interviewed per household, so a second
+    respondent of a one-adult household is one too many).
     """
     found: list[pd.DataFrame] = []
 
@@ -164,8 +164,9 @@ def validate_wave(
     adults = _whole(wave["household_adults"])
     add(filled["household_adults"] & adults.isna(), "household_adults", "not_an_integer")
     add(adults < 1, "household_adults", "household_adults_below_1")
-    # The k-th respondent of a household (file order) is one too many when k > its adults.
-    household = filled["village"] & filled["household_id"]
+    # The k-th respondent of a household (file order) is one too many when k > its adults;
+    # households are counted among rows whose village lies in their township.
+    household = right & filled["household_id"]
     rank = wave[household].groupby(["village", "household_id"]).cumcount() + 1
     add((adults >= 1) & (rank.reindex(wave.index) > adults), "household_adults",
         "household_adults_exceeded")
