@@ -323,3 +323,15 @@ def test_design_rake_weights_and_raking_twice(design_data, margins, r_weights):
     np.testing.assert_allclose(once.weights, r_weights["full"], rtol=1e-6)
     twice = _raked_design(design_data, margins, "twice")
     np.testing.assert_allclose(twice.weights, r_weights["twice"], rtol=1e-6)
+
+
+def test_categorical_columns_report_only_observed_levels():
+    d = pd.DataFrame({"township": ["青河镇", "青河镇", "阿热勒乡"],
+                      "sex": pd.Categorical(["男", "女", "女"], categories=["男", "女", "未知"])})
+    res = rake(d, np.ones(3), {("township", "sex"): {("青河镇", "男"): 5, ("青河镇", "女"): 5,
+                                                     ("阿热勒乡", "女"): 3}})
+    np.testing.assert_allclose(res.weights, [5.0, 5.0, 3.0])
+    with pytest.raises(CalibrationError) as err:
+        rake(d, np.ones(3), {("township", "sex"): {("青河镇", "男"): 5, ("阿热勒乡", "女"): 3}})
+    assert str(err.value) == ("margin (township, sex) cannot be met: township=青河镇, sex=女 "
+                              "has 1 respondent(s) but no population total in the margins")

@@ -151,7 +151,8 @@ def _parse_margin(
     absent = codes < 0
     if absent.any():
         combos = data.loc[absent, list(columns)].value_counts(sort=False).sort_index()
-        for lev, count in combos.items():
+        # categorical columns also count their unobserved category combinations
+        for lev, count in combos[combos > 0].items():
             lev = lev if isinstance(lev, tuple) else (lev,)
             problems.append(
                 f"{_cell_name(columns, lev)} has {count} respondent(s) but no population "
