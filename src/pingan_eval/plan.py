@@ -36,7 +36,7 @@ from typing import Any
 
 import pandas as pd
 
-from .errors import PlanError
+from .errors import DataError, PlanError
 from .paths import PLANS_DIR
 
 try:
@@ -55,6 +55,7 @@ __all__ = [
     "Target",
     "load_plan",
     "replace_target",
+    "resolve_as_of",
 ]
 
 #: The shipped default plan file.
@@ -273,6 +274,32 @@ class Plan:
     def month_end(self, month: int) -> pd.Timestamp:
         """Last day of ``month`` of the plan year."""
         return pd.Timestamp(self.year, month, 1) + pd.offsets.MonthEnd(0)
+
+
+def resolve_as_of(as_of: str | dt.date | None, plan: Plan) -> pd.Timestamp:
+    """The evaluation date: ``as_of`` as a day, or the plan year's last day when ``None``.
+
+    Raises
+    ------
+    DataError
+        ``as_of`` is not a date or a ``YYYY-MM-DD`` string.
+
+    Examples
+    --------
+    >>> plan = load_plan()
+    >>> resolve_as_of("2026-11-30", plan).date(), resolve_as_of(None, plan).date()
+    (datetime.date(2026, 11, 30), datetime.date(2026, 12, 31))
+    """
+    if as_of is None:
+        return pd.Timestamp(plan.year, 12, 31)
+    if isinstance(as_of, dt.date):
+        return pd.Timestamp(as_of).normalize()
+    if isinstance(as_of, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", as_of.strip()):
+        try:
+            return pd.Timestamp(as_of.strip())
+        except ValueError:
+            pass
+    raise DataError(f"as_of must be a date or 'YYYY-MM-DD', got {as_of!r}")
 
 
 def _frame(entries: tuple[Target, ...] | list[Target], cols: list[str]) -> pd.DataFrame:
