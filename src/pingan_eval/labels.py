@@ -38,6 +38,18 @@ FLAGS: dict[str, str] = {
     "suppress": "数据不足，不予显示",
 }
 
+#: Reason codes of :data:`pingan_eval.reliability.REASONS` (and registers), in Chinese.
+FLAG_REASONS: dict[str, str] = {
+    "no_estimate": "无有效回答",
+    "ci_undefined": "无法计算置信区间",
+    "n_eff<30": "有效样本量不足30",
+    "ci_width>=0.30": "置信区间宽度达30个百分点以上",
+    "rel_ci_width>130%": "置信区间相对宽度超过130%",
+    "df<8": "自由度不足8（抽中村(社区)过少）",
+    "estimate_0_or_1": "估计值为0%或100%",
+    "no_eligible": "无应创建单位",
+}
+
 #: The one sentence shown in place of a suppressed estimate.
 SUPPRESSED = FLAGS["suppress"]
 
@@ -136,6 +148,7 @@ TABLES: dict[str, Mapping[str, str]] = {
     "indicator": {**INDICATORS, **STRUCTURAL, **TASKS},
     "verdict": VERDICTS,
     "flag": FLAGS,
+    "flag_reason": FLAG_REASONS,
     "category": CATEGORIES,
     "task": TASKS,
     "structural": STRUCTURAL,
@@ -153,8 +166,8 @@ def zh(kind: str, code: object) -> str:
     ----------
     kind : str
         One of ``indicator`` (survey, structural and task codes), ``verdict``,
-        ``flag``, ``category``, ``task``, ``structural``, ``source``, ``area_level``,
-        ``breakdown``, ``column``.
+        ``flag``, ``flag_reason``, ``category``, ``task``, ``structural``, ``source``,
+        ``area_level``, ``breakdown``, ``column``.
     code : object
         The code; NaN/None gives an empty string.
 
@@ -176,3 +189,17 @@ def zh(kind: str, code: object) -> str:
     if code is None or (isinstance(code, float) and code != code):
         return ""
     return table.get(str(code), str(code))
+
+
+def reasons_zh(flag_reason: object) -> str:
+    """A ``flag_reason`` (codes joined by ``;``) in Chinese, joined by "；".
+
+    Examples
+    --------
+    >>> reasons_zh("n_eff<30;ci_width>=0.30")
+    '有效样本量不足30；置信区间宽度达30个百分点以上'
+    >>> reasons_zh("")
+    ''
+    """
+    text = zh("flag_reason", flag_reason)
+    return "；".join(zh("flag_reason", c) for c in text.split(";") if c)

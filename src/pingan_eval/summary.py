@@ -1,0 +1,289 @@
+"""One long table per period: every area x indicator with its estimate and verdict.
+
+:func:`period_summary` is what reports read. It computes the survey estimates once for
+all townships (``by="township"``) and once for the county, judges them against the plan,
+flags unreliable ones, and appends the register indicators (safe-cell naming rates,
+structural targets, campaign tasks) where the registers exist. :func:`trend_summary`
+stacks the survey part over several months for the trend charts.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import paths
+from .errors import ReportError
+from .plan import Plan, load_plan
+
+__all__ = [
+    "SUMMARY_COLUMNS",
+    "ensure_prepared",
+    "period_summary",
+    "read_summary",
+    "resolve_plan",
+    "trailing_periods",
+    "trend_summary",
+]
+
+#: The columns of :func:`period_summary`, in order.
+SUMMARY_COLUMNS = (
+    "period", "area", "area_level", "indicator", "name_zh", "source",
+    "estimate", "se", "ci_low", "ci_high", "df", "n", "deff",
+    "target", "verdict", "flag", "flag_reason",
+)
+_STATS = ("estimate", "se", "ci_low", "ci_high", "df", "n", "deff", "target")
+
+
+def resolve_plan(plan: Plan | str | os.PathLike | None) -> Plan:
+    """A :class:`~pingan_eval.plan.Plan` from a plan, a plan file, or ``None`` (shipped plan).
+
+    Examples
+    --------
+    >>> resolve_plan(None).county
+    '青河县'
+    """
+    return plan if isinstance(plan, Plan) else load_plan(plan)
+
+
+def period_summary(
+    period: str,
+    *,
+    raw_dir: str | os.PathLike = paths.SAMPLE_RAW_DIR,
+    processed_dir: str | os.PathLike = paths.PROCESSED_DIR,
+    plan: Plan | str | os.PathLike | None = None,
+) -> pd.DataFrame:
+    """Every indicator of the plan for the county and each township, for one month.
+
+    Parameters
+    ----------
+    period : str
+        ``YYYY-MM``; its survey wave must have been prepared into `processed_dir`.
+    raw_dir : path
+        Raw dataset folder (registers and task logs are read from it).
+    processed_dir : path
+        Folder of ``pingan-eval prepare`` output.
+    plan : Plan, path or None
+        The plan (targets, townships, order); ``None`` reads the shipped plan.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per area x indicator with exactly the columns :data:`SUMMARY_COLUMNS`:
+
+        - ``period``; ``area`` (county or township name); ``area_level`` (``county`` or
+          ``township``); ``indicator`` (the plan's target code: ``awareness``,
+          ``cell_family``, ``visits``, ...); ``name_zh``; ``source`` (``survey``,
+          ``register``, ``structural`` or ``task``);
+        - ``estimate, se, ci_low, ci_high, df, n, deff``: the survey core's estimate
+          (a proportion). Register rows carry the rate (or count) as ``estimate`` and
+          the denominator as ``n``; they are complete counts, so ``se, ci_low,
+          ci_high, df, deff`` are NaN;
+        - ``target`` (the threshold), ``verdict`` (``met``, ``not_met``, ``undecided``;
+          registers may also say ``not_due``), ``flag`` (``ok``, ``review``,
+          ``suppress``) and ``flag_reason``.
+
+        Sorted: the county first, then the townships in plan order; within an area the
+        indicators in plan order (survey, safe cells, structural, tasks).
+
+    Raises
+    ------
+    DataError
+        The period was not prepared (from :func:`pingan_eval.prepare.load_design`).
+
+    Notes
+    -----
+    Survey rows: ``design.proportion(code, by="township")`` and
+    ``design.proportion(code)`` with the default logit interval (R's
+    ``svyciprop(~I(code == 1), design, method = "logit")``), then
+    :func:`pingan_eval.reliability` and :func:`pingan_eval.targets.evaluate` with the
+    plan's threshold. The county row of a survey indicator is the whole-design estimate,
+    not an average of the township rows.
+    """
+    plan = resolve_plan(plan)
+    parts = [_survey_rows(period, processed_dir, plan)]
+    parts.extend(_register_rows(period, Path(raw_dir), plan))
+    return _finish(pd.concat([p for p in parts if len(p)], ignore_index=True), plan)
+
+
+def trend_summary(
+    periods: Sequence[str],
+    *,
+    raw_dir: str | os.PathLike = paths.SAMPLE_RAW_DIR,
+    processed_dir: str | os.PathLike = paths.PROCESSED_DIR,
+    plan: Plan | str | os.PathLike | None = None,
+) -> pd.DataFrame:
+    """The survey rows of :func:`period_summary` for several months, stacked.
+
+    Parameters
+    ----------
+    periods : sequence of str
+        ``YYYY-MM`` months, each prepared into `processed_dir` (see
+        :func:`trailing_periods` for the twelve months up to a period).
+    raw_dir, processed_dir, plan
+        As in :func:`period_summary` (`raw_dir` is unused: trends are survey-only).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns :data:`SUMMARY_COLUMNS`, survey indicators only, sorted by period,
+        then as :func:`period_summary`.
+    """
+    plan = resolve_plan(plan)
+    del raw_dir  # same signature as period_summary; registers are not trended
+    frames = [_survey_rows(p, processed_dir, plan) for p in sorted(set(periods))]
+    if not frames:
+        return pd.DataFrame(columns=list(SUMMARY_COLUMNS))
+    return _finish(pd.concat(frames, ignore_index=True), plan)
+
+
+def trailing_periods(period: str, available: Sequence[str], n: int = 12) -> list[str]:
+    """The (at most) ``n`` available months ending with ``period``, oldest first.
+
+    Raises
+    ------
+    ReportError
+        ``period`` is not among ``available``.
+
+    Examples
+    --------
+    >>> trailing_periods("2026-03", ["2025-12", "2026-01", "2026-02", "2026-03", "2026-04"], 3)
+    ['2026-01', '2026-02', '2026-03']
+    """
+    months = sorted(set(available))
+    if period not in months:
+        raise ReportError(f"period {period!r} has no prepared survey wave; "
+                          f"available: {', '.join(months) or 'none'}")
+    end = pd.Period(period, freq="M")
+    return [m for m in months if end - n < pd.Period(m, freq="M") <= end]
+
+
+def ensure_prepared(
+    raw_dir: str | os.PathLike = paths.SAMPLE_RAW_DIR,
+    processed_dir: str | os.PathLike = paths.PROCESSED_DIR,
+    periods: Sequence[str] | None = None,
+) -> list[str]:
+    """Prepare the survey waves that have no processed data yet; return the prepared months.
+
+    A fresh clone has ``data/raw/sample`` but no ``data/processed`` (it is generated):
+    this lets a report notebook opened in JupyterLab, and the test session, run on the
+    shipped sample without a manual ``pingan-eval prepare --period all`` first. Waves
+    already prepared are left untouched.
+
+    Parameters
+    ----------
+    raw_dir, processed_dir : path
+        Dataset folder and processed folder.
+    periods : sequence of str, optional
+        Months to make sure of; default every wave under ``raw_dir/survey``.
+
+    Returns
+    -------
+    list of str
+        Every month of `periods` (default: of `raw_dir`) that is now prepared, sorted.
+
+    Raises
+    ------
+    DataError, ValidationFailed, CalibrationError
+        From :func:`pingan_eval.prepare.prepare_period` for a wave that cannot be prepared.
+    """
+    from .prepare import available_periods, prepare_period
+
+    months = sorted(set(available_periods(raw_dir) if periods is None else periods))
+    for month in months:
+        if not (Path(processed_dir) / month / "validation.json").is_file():
+            prepare_period(month, raw_dir, processed_dir)
+    return months
+
+
+def read_summary(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a summary table written as CSV (e.g. by ``pingan-eval batch``).
+
+    Keeps ``period`` and the names as text and the statistics as floats; the columns
+    must be :data:`SUMMARY_COLUMNS` (in any order).
+
+    Raises
+    ------
+    ReportError
+        A column is missing.
+    """
+    table = pd.read_csv(path, dtype={"period": str, "area": str, "indicator": str},
+                        keep_default_na=False, na_values=[""], encoding="utf-8")
+    missing = [c for c in SUMMARY_COLUMNS if c not in table.columns]
+    if missing:
+        raise ReportError(f"{path}: not a summary table; missing column(s) {missing}")
+    for col in _STATS:
+        table[col] = pd.to_numeric(table[col], errors="raise").astype(float)
+    table["flag_reason"] = table["flag_reason"].fillna("")
+    return table[list(SUMMARY_COLUMNS)]
+
+
+def _survey_rows(period: str, processed_dir: str | os.PathLike, plan: Plan) -> pd.DataFrame:
+    """County and township estimates of every survey target, judged and flagged."""
+    from .prepare import load_design  # lazy: prepare pulls in the readers
+    from .reliability import reliability
+    from .targets import evaluate
+
+    design = load_design(period, processed_dir)
+    frames = []
+    for target in plan.survey:
+        county = design.proportion(target.code).assign(area=plan.county, area_level="county")
+        towns = (design.proportion(target.code, by="township")
+                 .rename(columns={"township": "area"}).assign(area_level="township"))
+        both = pd.concat([county, towns], ignore_index=True)
+        both = evaluate(reliability(both), target.threshold)
+        frames.append(both.assign(indicator=target.code, name_zh=target.name_zh,
+                                  source="survey"))
+    out = pd.concat(frames, ignore_index=True)
+    out["period"] = period
+    return out
+
+
+def _register_rows(period: str, raw_dir: Path, plan: Plan) -> list[pd.DataFrame]:
+    """Safe-cell, structural and task rows as of the end of ``period``, where data exist."""
+    from . import cells
+
+    as_of = pd.Period(period, freq="M").end_time.normalize()
+    parts: list[pd.DataFrame] = []
+    if (raw_dir / "registers" / "safe_cells.csv").is_file():
+        register, eligible = cells.load_registers(raw_dir, plan=plan)
+        rates = cells.naming_rates(register, eligible, as_of=as_of, plan=plan)
+        parts.append(_from_register(rates.assign(
+            area=rates["township"], indicator="cell_" + rates["category"],
+            estimate=rates["rate"], n=rates["eligible"], source="register"), plan))
+        structural = cells.structural_targets(register, eligible, plan=plan, as_of=as_of)
+        parts.append(_from_register(structural.assign(
+            area=plan.county, indicator=structural["code"], estimate=structural["value"],
+            n=structural["denominator"], source="structural"), plan))
+    return [p.assign(period=period) for p in parts]
+
+
+def _from_register(table: pd.DataFrame, plan: Plan) -> pd.DataFrame:
+    """Register rows in summary shape: no sampling error; suppressed where nothing to count."""
+    out = table.copy()
+    out["area_level"] = np.where(out["area"] == plan.county, "county", "township")
+    out["name_zh"] = [plan.target(c).name_zh for c in out["indicator"]]
+    for col in ("se", "ci_low", "ci_high", "df", "deff"):
+        out[col] = np.nan
+    empty = out["estimate"].isna()
+    out["flag"] = np.where(empty, "suppress", "ok")
+    out["flag_reason"] = np.where(empty, "no_eligible", "")
+    return out
+
+
+def _finish(table: pd.DataFrame, plan: Plan) -> pd.DataFrame:
+    """Fixed columns and dtypes; county first, townships and indicators in plan order."""
+    areas = {a: i for i, a in enumerate((plan.county, *plan.townships))}
+    codes = {t.code: i for i, t in enumerate(plan.entries)}
+    out = table.copy()
+    out["flag_reason"] = out["flag_reason"].fillna("").astype(str)
+    for col in _STATS:
+        out[col] = out[col].astype(float)
+    out = out.assign(_a=out["area"].map(areas).fillna(len(areas)),
+                     _i=out["indicator"].map(codes).fillna(len(codes)))
+    out = out.sort_values(["period", "_a", "area", "_i", "indicator"], kind="stable")
+    return out[list(SUMMARY_COLUMNS)].reset_index(drop=True)
