@@ -309,16 +309,15 @@ def rake(
     return RakeResult(_readonly(w), (Raking(last_pass),), converged, passes)
 
 
-def _sweep(x: np.ndarray, margin: PostStratum) -> np.ndarray:
+def _sweep(x: np.ndarray, margin: PostStratum, counts: np.ndarray) -> np.ndarray:
     """``x - psw * ave(x / psw, margin)``: remove the cell means of ``x / psw``."""
     psw = margin.weights[:, None]
     z = x / psw
-    counts = np.bincount(margin.codes)
-    means = np.column_stack(
-        [np.bincount(margin.codes, weights=z[:, j], minlength=len(counts)) for j in
-         range(z.shape[1])]
-    ) / counts[:, None]
-    return x - psw * means[margin.codes]
+    sums = np.column_stack(
+        [np.bincount(margin.codes, weights=z[:, j], minlength=len(counts))
+         for j in range(z.shape[1])]
+    )
+    return x - psw * (sums / counts[:, None])[margin.codes]
 
 
 def residualize(x: np.ndarray, steps: tuple) -> np.ndarray:
@@ -369,9 +368,10 @@ def residualize(x: np.ndarray, steps: tuple) -> np.ndarray:
                     f"influence values have {len(out)} rows but the raking has "
                     f"{len(margin.codes)}; keep every row (zero outside a domain)"
                 )
+        counts = [np.bincount(margin.codes) for margin in step.margins]
         for _ in range(_RESIDUAL_SWEEPS):
-            for margin in step.margins:
-                out = _sweep(out, margin)
+            for margin, n_cell in zip(step.margins, counts, strict=True):
+                out = _sweep(out, margin, n_cell)
     return out.reshape(arr.shape)
 
 
