@@ -257,21 +257,34 @@ def test_registers_cover_every_category_with_defects():
             >= "2026-05-01").all()
     planted = _csv("planted_errors.csv")
     defects = planted[planted["file"] == "registers/safe_cells.csv"]
-    assert set(defects["rule"]) == {"adults_not_all_signed", "named_by_wrong_level", "not_filed",
-                                    "named_before_applied", "revoked_before_named"}
+    assert set(planted["file"]) == {"survey/2026-11.csv", "registers/safe_cells.csv"}
+    assert set(defects["rule"]) == {"signatures", "wrong_level", "not_filed",
+                                    "named_before_applied", "revoked_before_named",
+                                    "no_public_notice", "notice_out_of_order",
+                                    "outside_eligible"}
     for _, p in defects.iterrows():
         row = reg.iloc[int(p["row"]) - 1]
         assert row[p["column"]] == p["value"]
-        if p["rule"] == "adults_not_all_signed":
+        if p["rule"] == "signatures":
             assert int(row["adults_signed"]) < int(row["adults"])
         if p["rule"] == "named_before_applied":
             assert row["named_on"] < row["applied_on"]
         if p["rule"] == "revoked_before_named":
             assert row["revoked_on"] < row["named_on"]
-    over = planted[planted["rule"] == "named_exceeds_eligible"].iloc[0]
-    cell = eligible.iloc[int(over["row"]) - 1]
-    named = ((live["township"] == cell["township"]) & (live["category"] == cell["category"]))
-    assert named.sum() > cell["eligible"]
+        if p["rule"] == "notice_out_of_order":
+            assert row["notice_end"] > row["named_on"]
+        if p["rule"] == "outside_eligible":  # the latest naming of a cell that has too many
+            cell = live[(live["township"] == row["township"])
+                        & (live["category"] == row["category"])]
+            assert len(cell) == e[row["township"], row["category"]] + 1
+            assert row["named_on"] == cell["named_on"].max()
+    # Rows not listed follow the procedure.
+    ok = reg.drop(index=defects["row"].astype(int) - 1)
+    ok = ok[ok["named_on"] != ""]
+    assert (ok["notice_end"] < ok["named_on"]).all() and (ok["applied_on"] <= ok["named_on"]).all()
+    assert (ok["filed_with"] != "").all()
+    fam = ok[ok["category"] == "family"]
+    assert (fam["adults"] == fam["adults_signed"]).all() and (fam["named_by"] == "village").all()
 
 
 def test_task_logs_have_their_shortfalls():

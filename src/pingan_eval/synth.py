@@ -622,10 +622,12 @@ def _registers(towns: Sequence[_Township], village_names: Sequence[str], pop: _P
             eligible_rows.append((town.name, cat, n))
             over = h == over_town and cat == "pharmacy"
             u = _units(n, cat, year, behind[h, c] and not over, snapshot, rng)
-            if over:  # every pharmacy named, plus one unit too many
+            if over:  # every pharmacy named, then (last, on 04-28) one unit too many
                 start = np.datetime64(dt.date(year, 3, 20), "D")
-                u = {"applied_on": np.full(n + 1, start),
-                     "named_on": start + rng.integers(14, 35, n + 1).astype("timedelta64[D]"),
+                days = np.append(rng.integers(14, 35, n), 39).astype("timedelta64[D]")
+                named_on = start + days
+                named_on[named_on > snapshot] = np.datetime64("NaT")
+                u = {"applied_on": np.full(n + 1, start), "named_on": named_on,
                      "revoked_on": np.full(n + 1, np.datetime64("NaT"), dtype="datetime64[D]"),
                      "index": np.append(np.arange(n), 0)}
             chunk = pd.DataFrame({
@@ -638,14 +640,13 @@ def _registers(towns: Sequence[_Township], village_names: Sequence[str], pop: _P
                 "named_by": {"family": "village", "township": "county"}.get(cat, "township"),
                 "filed_with": "township" if cat == "family" else "county",
             })
-            named = ~np.isnat(u["named_on"])
+            # A seven-day public notice (公示) ending three days before the naming.
+            day = np.timedelta64(1, "D")
+            chunk["notice_start"] = _iso(u["named_on"] - 9 * day)
+            chunk["notice_end"] = _iso(u["named_on"] - 3 * day)
             if cat == "family":
-                chunk["notice_start"] = chunk["notice_end"] = ""
                 chunk["adults"] = adults[u["index"]]
-            else:  # a seven-day public notice ending three days before naming
-                day = np.timedelta64(1, "D")
-                chunk["notice_start"] = np.where(named, _iso(u["named_on"] - 9 * day), "")
-                chunk["notice_end"] = np.where(named, _iso(u["named_on"] - 3 * day), "")
+            else:
                 chunk["adults"] = pd.array([pd.NA] * len(chunk), dtype="Int64")
             chunk["adults_signed"] = chunk["adults"]
             chunk.insert(0, "unit_id", [f"{_PREFIX[cat]}{h + 1:02d}{i:05d}"
@@ -653,12 +654,14 @@ def _registers(towns: Sequence[_Township], village_names: Sequence[str], pop: _P
             chunks.append(chunk)
     reg = pd.concat(chunks, ignore_index=True)
     eligible = pd.DataFrame(eligible_rows, columns=["township", "category", "eligible"])
-    return reg, eligible, _register_defects(reg, eligible, towns[over_town].name, rng)
+    return reg, eligible, _register_defects(reg, towns[over_town].name, rng)
 
 
-def _register_defects(reg: pd.DataFrame, eligible: pd.DataFrame, over_town: str,
-                      rng: np.random.Generator) -> list[tuple]:
-    """Plant procedure defects in the register (in place) and list them."""
+def _register_defects(reg: pd.DataFrame, over_town: str, rng: np.random.Generator) -> list[tuple]:
+    """Plant procedure defects in the register (in place) and list them.
+
+    Rule codes are those of :data:`pingan_eval.cells.DEFECT_RULES`.
+    """
     file = "registers/safe_cells.csv"
     planted: list[tuple] = []
     used: set[int] = set()
@@ -676,9 +679,15 @@ def _register_defects(reg: pd.DataFrame, eligible: pd.DataFrame, over_town: str,
 
     family = reg["category"] == "family"
     for i in pick(named & family & (reg["adults"] >= 2), 4):
-        plant(i, "adults_signed", "adults_not_all_signed", int(reg.loc[i, "adults"]) - 1)
+        plant(i, "adults_signed", "signatures", int(reg.loc[i, "adults"]) - 1)
+    for i in pick(named & family, 1):
+        reg.loc[i, "notice_end"] = ""
+        plant(i, "notice_start", "no_public_notice", "")
+    for i in pick(named & family, 1):
+        end = dt.date.fromisoformat(reg.loc[i, "named_on"]) + dt.timedelta(days=2)
+        plant(i, "notice_end", "notice_out_of_order", end.isoformat())
     for i in pick(named & (reg["category"] == "school"), 1):
-        plant(i, "named_by", "named_by_wrong_level", "village")
+        plant(i, "named_by", "wrong_level", "village")
     for i in pick(named & ~family & ~reg["category"].isin(["township"]), 3):
         plant(i, "filed_with", "not_filed", "")
     for i in pick(named & ~family, 2):
@@ -687,10 +696,12 @@ def _register_defects(reg: pd.DataFrame, eligible: pd.DataFrame, over_town: str,
     for i in pick(named & ~family, 1):
         revoked = dt.date.fromisoformat(reg.loc[i, "named_on"]) - dt.timedelta(days=10)
         plant(i, "revoked_on", "revoked_before_named", revoked.isoformat())
-    row = int(np.flatnonzero((eligible["township"] == over_town)
-                             & (eligible["category"] == "pharmacy"))[0])
-    planted.append(("registers/eligible.csv", row + 1, row + 2, "eligible",
-                    "named_exceeds_eligible", str(eligible.loc[row, "eligible"])))
+    # The surplus naming is the latest one of the cell, its last row.
+    last = int(np.flatnonzero((reg["township"] == over_town)
+                              & (reg["category"] == "pharmacy"))[-1])
+    if named[last]:
+        planted.append((file, last + 1, last + 2, "named_on", "outside_eligible",
+                        reg.loc[last, "named_on"]))
     return planted
 
 
