@@ -159,7 +159,7 @@ def change(
     s1, s2 = (both[f"se_{i}"].to_numpy(dtype=float) for i in (1, 2))
     d1, d2 = (both[f"df_{i}"].to_numpy(dtype=float) for i in (1, 2))
     diff = e1 - e2
-    se = np.sqrt(s1**2 + s2**2)
+    se = np.hypot(s1, s2)
     df = welch_df(s1, d1, s2, d2)
 
     ok = df > 0  # False for NaN
@@ -208,11 +208,13 @@ def welch_df(se1: np.ndarray, df1: np.ndarray, se2: np.ndarray, df2: np.ndarray)
     se1, df1, se2, df2 = np.broadcast_arrays(
         *(np.asarray(a, dtype=float) for a in (se1, df1, se2, df2))
     )
-    v1, v2 = se1**2, se2**2
+    # Scale by the larger se first: squaring and squaring again underflows otherwise.
+    top = np.fmax(se1, se2)
     with np.errstate(divide="ignore", invalid="ignore"):
+        v1, v2 = (se1 / top) ** 2, (se2 / top) ** 2
         # v**2 / inf is 0, so an infinite df drops out of the denominator as it should.
         out = (v1 + v2) ** 2 / (v1**2 / df1 + v2**2 / df2)
-    out = np.where((v1 + v2) == 0, np.minimum(df1, df2), out)
+    out = np.where(top == 0, np.minimum(df1, df2), out)
     bad = ~(df1 > 0) | ~(df2 > 0)
     return np.where(bad, np.nan, out)
 
