@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pingan_eval.calibration import (
     RakeConvergenceWarning,
@@ -335,3 +337,24 @@ def test_categorical_columns_report_only_observed_levels():
         rake(d, np.ones(3), {("township", "sex"): {("青河镇", "男"): 5, ("阿热勒乡", "女"): 3}})
     assert str(err.value) == ("margin (township, sex) cannot be met: township=青河镇, sex=女 "
                               "has 1 respondent(s) but no population total in the margins")
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_converged_rake_meets_every_margin(seed):
+    """Property: with every cross cell occupied, raking to consistent margins converges
+    and the weighted totals equal every margin (Deming-Stephan)."""
+    rng = np.random.default_rng(seed)
+    n = 40
+    a = np.concatenate([np.repeat(["x", "y", "z"], 2), rng.choice(["x", "y", "z"], n - 6)])
+    b = np.concatenate([np.tile(["p", "q"], 3), rng.choice(["p", "q"], n - 6)])
+    d = pd.DataFrame({"a": a, "b": b})
+    share_a, share_b = rng.dirichlet(np.ones(3)) * 1000, rng.dirichlet(np.ones(2)) * 1000
+    margins = {"a": dict(zip("xyz", share_a, strict=True)),
+               "b": dict(zip("pq", share_b, strict=True))}
+    res = rake(d, rng.uniform(0.5, 3.0, n), margins, epsilon=1e-10, max_iter=1000)
+    assert res.converged
+    for col, totals in margins.items():
+        got = pd.Series(res.weights).groupby(d[col]).sum()
+        for level, total in totals.items():
+            assert got[level] == pytest.approx(total, rel=1e-6, abs=1e-6)
