@@ -1,0 +1,340 @@
+"""Run one parameterized notebook with papermill and write its ``.ipynb`` and ``.html``.
+
+:func:`run_notebook` is the unit of work of ``pingan-eval batch``: a top-level function
+of one picklable :class:`NotebookJob`, so the same call runs in a local process pool, in
+a Dask worker, or in-process. It never raises for a failing notebook: the returned
+:class:`NotebookResult` says what failed and where, and the executed (or partly
+executed) notebook and its HTML are written atomically either way.
+
+Kernel: papermill's default resolution of ``kernel_name`` ("python3"). jupyter_client
+replaces the kernelspec's ``python`` with ``sys.executable``, so the kernel runs the
+interpreter of the process that runs the job (the project's venv or conda env).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from .fileio import atomic_write_text
+from .htmlexport import notebook_to_html
+
+STATUSES = ("ok", "failed", "timeout")
+
+# Timing metadata that papermill and nbclient write into a notebook: removed so that
+# re-running the same inputs gives the same bytes (the manifest keeps the times).
+_VOLATILE_NB_KEYS = ("start_time", "end_time", "duration")
+#: Tags of cells that papermill (parameters, error markers) and this module insert.
+_MARKER_TAG = "pingan-error-marker"
+_GENERATED_CELL_TAGS = ("injected-parameters", "papermill-error-cell-tag", _MARKER_TAG)
+
+
+@dataclass(frozen=True)
+class NotebookJob:
+    """One notebook to run: input, parameters, outputs and limits.
+
+    Attributes
+    ----------
+    area : str
+        The township's name, or the county's name for the overview.
+    level : str
+        ``"township"`` or ``"county"``.
+    notebook : str
+        Path of the input notebook (it needs a cell tagged ``parameters``).
+    ipynb_path, html_path : str
+        Where the executed notebook and its HTML go (written atomically).
+    parameters : dict
+        Passed to papermill; values are str or None.
+    timeout : float
+        Seconds for the whole run (kernel start included) and for any one cell; the
+        kernel is killed when either is exceeded.
+    title : str
+        The HTML page title.
+    kernel_name : str
+        Jupyter kernel; "python3" is the environment's own ipykernel.
+    """
+
+    area: str
+    level: str
+    notebook: str
+    ipynb_path: str
+    html_path: str
+    parameters: dict[str, str | None]
+    timeout: float
+    title: str
+    kernel_name: str = "python3"
+
+
+@dataclass(frozen=True)
+class NotebookResult:
+    """What happened to one :class:`NotebookJob`.
+
+    Attributes
+    ----------
+    area, level : str
+        As in the job.
+    status : str
+        ``"ok"``, ``"failed"`` (an exception in a cell, or the kernel died) or
+        ``"timeout"`` (the kernel was killed).
+    error : dict or None
+        None when ok; else ``cell_index`` (index in the executed notebook, as papermill
+        counts; None if no cell ran), ``exec_count``, ``ename``, ``evalue`` and
+        ``source`` (the first line of the failing cell).
+    start : str
+        ISO 8601 UTC time the job started.
+    duration : float
+        Wall-clock seconds of the whole job.
+    timings : dict
+        Seconds: ``kernel_start`` (papermill start to the first cell), ``cells`` (sum of
+        cell durations), ``plot_cells`` (cells that produced an image), ``html_export``,
+        ``cpu`` (CPU time of this process and its finished children, the kernel
+        included, where the platform reports it).
+    """
+
+    area: str
+    level: str
+    status: str
+    error: dict[str, Any] | None
+    start: str
+    duration: float
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process plus its reaped children (the kernels)."""
+    try:
+        import resource
+    except ImportError:  # Windows: children are not counted
+        return time.process_time()
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+class _Watchdog:
+    """Kills the job's kernel when the whole run exceeds its time limit.
+
+    papermill's ``execution_timeout`` bounds each cell; a notebook of many slow cells,
+    or a kernel stuck outside a cell, needs a bound on the whole run too. nbclient
+    notices the dead kernel and stops with ``DeadKernelError``. The kernel's own
+    stdout/stderr (ipykernel warnings, a C-level crash message) go to ``kernel_log``
+    rather than over the batch's progress bar.
+    """
+
+    def __init__(self, timeout: float, kernel_log: Path) -> None:
+        self.kernel_managers: list[Any] = []
+        self.fired = False
+        self.kernel_log = kernel_log
+        self._timer = threading.Timer(timeout, self._kill)
+        self._timer.daemon = True
+
+    def manager_class(self) -> type:
+        """A kernel manager class whose instances register with this watchdog."""
+        from jupyter_client.manager import AsyncKernelManager
+
+        watchdog = self
+
+        class WatchedKernelManager(AsyncKernelManager):
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                watchdog.kernel_managers.append(self)
+
+            async def start_kernel(self, **kw: Any) -> None:
+                with open(watchdog.kernel_log, "ab") as log:
+                    kw.setdefault("stdout", log)
+                    kw.setdefault("stderr", log)
+                    await super().start_kernel(**kw)
+
+        return WatchedKernelManager
+
+    def _kill(self) -> None:
+        self.fired = True
+        for km in self.kernel_managers:
+            process = getattr(km.provisioner, "process", None) if km.provisioner else None
+            if process is not None:
+                with contextlib.suppress(OSError):
+                    process.kill()
+
+    def __enter__(self) -> _Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+
+
+def _error_from_papermill(exc: Any) -> dict[str, Any]:
+    source = str(exc.source or "").strip().splitlines()
+    return {
+        "cell_index": exc.cell_index,
+        "exec_count": exc.exec_count,
+        "ename": exc.ename,
+        "evalue": exc.evalue,
+        "source": source[0] if source else "",
+    }
+
+
+def _last_started_cell(nb: nbformat.NotebookNode | None) -> tuple[int | None, str]:
+    """Index and first line of the last cell papermill started: where a run stopped."""
+    if nb is None:
+        return None, ""
+    started = [i for i, c in enumerate(nb.cells)
+               if c.get("metadata", {}).get("papermill", {}).get("start_time")]
+    if not started:
+        return None, ""
+    lines = str(nb.cells[started[-1]].source).strip().splitlines()
+    return started[-1], lines[0] if lines else ""
+
+
+def _cell_timings(nb: nbformat.NotebookNode) -> dict[str, float]:
+    """Kernel start, cell and plotting seconds from papermill's metadata."""
+    meta = nb.metadata.get("papermill", {})
+    starts = [c.metadata.get("papermill", {}).get("start_time") for c in nb.cells]
+    starts = [s for s in starts if s]
+    kernel_start = 0.0
+    if meta.get("start_time") and starts:
+        t0 = datetime.fromisoformat(meta["start_time"])
+        kernel_start = (datetime.fromisoformat(starts[0]) - t0).total_seconds()
+    cells = plots = 0.0
+    for cell in nb.cells:
+        duration = cell.metadata.get("papermill", {}).get("duration") or 0.0
+        cells += duration
+        mimes = {k for out in cell.get("outputs", []) for k in out.get("data", {})}
+        if mimes & {"image/png", "image/svg+xml", "image/jpeg"}:
+            plots += duration
+    return {"kernel_start": kernel_start, "cells": cells, "plot_cells": plots}
+
+
+def strip_volatile_metadata(nb: nbformat.NotebookNode, output_name: str) -> None:
+    """Remove run times from ``nb`` in place, so equal inputs give equal bytes.
+
+    Keeps papermill's parameters, status and exception flags; sets its ``output_path``
+    to ``output_name`` (the run writes through a temporary file) and gives papermill's
+    injected cells (random ids) ids derived from their tag and position.
+    """
+    meta = nb.metadata.get("papermill")
+    if meta is not None:
+        for key in _VOLATILE_NB_KEYS:
+            meta.pop(key, None)
+        meta["output_path"] = output_name
+    for index, cell in enumerate(nb.cells):
+        cell.metadata.pop("execution", None)
+        generated = [t for t in cell.metadata.get("tags", []) if t in _GENERATED_CELL_TAGS]
+        if generated:
+            cell["id"] = f"{generated[0]}-{index}"
+        cell_meta = cell.metadata.get("papermill")
+        if cell_meta is not None:
+            for key in _VOLATILE_NB_KEYS:
+                cell_meta.pop(key, None)
+
+
+def _marker_cell(job: NotebookJob, status: str, error: dict[str, Any]) -> nbformat.NotebookNode:
+    """A Markdown cell at the top of a notebook that stopped outside papermill's errors."""
+    what = "运行超时" if status == "timeout" else "运行中断"
+    where = f"（第 {error['cell_index']} 个单元格）" if error["cell_index"] is not None else ""
+    return nbformat.v4.new_markdown_cell(
+        f"**{what}{where}**：{error['ename']}: {error['evalue']}",
+        metadata={"tags": [_MARKER_TAG]},
+    )
+
+
+def _quiet_papermill_logger() -> None:
+    """Keep papermill's and nbclient's log lines off stderr unless logging is set up.
+
+    Without a handler Python prints warnings through its last-resort handler, over the
+    progress bar; the result already carries every error.
+    """
+    logger = logging.getLogger("papermill")
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())
+
+
+def run_notebook(job: NotebookJob) -> NotebookResult:
+    """Execute ``job.notebook`` with papermill; write ``.ipynb`` and ``.html`` atomically.
+
+    Parameters
+    ----------
+    job : NotebookJob
+        What to run and where to write.
+
+    Returns
+    -------
+    NotebookResult
+        Status ``"ok"``, ``"failed"`` or ``"timeout"`` with the error's cell index,
+        ``ename`` and ``evalue`` (from ``papermill.PapermillExecutionError``) and timings.
+
+    Notes
+    -----
+    Equivalent to ``papermill IN OUT -p township ... --execution-timeout T`` followed by
+    ``jupyter nbconvert --to html --no-input OUT``, except that papermill writes into a
+    temporary folder and the final files replace the old ones in one step each, so an
+    interrupted batch leaves the previous report or the new one, never half of one. A
+    failed notebook is still written, with papermill's error marker at the top (or ours,
+    for a timeout or a dead kernel), as papermill does. Time stamps are removed from the
+    notebook (see :func:`strip_volatile_metadata`); they are in the result instead.
+    """
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    _quiet_papermill_logger()
+    start = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    t0, cpu0 = time.perf_counter(), _cpu_seconds()
+    status, error = "ok", None
+    with tempfile.TemporaryDirectory(prefix="pingan-nb-") as tmp:
+        tmp_out = Path(tmp) / "run.ipynb"
+        with _Watchdog(job.timeout, Path(tmp) / "kernel.log") as watchdog:
+            try:
+                papermill.execute_notebook(
+                    job.notebook,
+                    str(tmp_out),
+                    parameters=dict(job.parameters),
+                    kernel_name=job.kernel_name,
+                    cwd=str(Path(job.notebook).resolve().parent),
+                    progress_bar=False,
+                    log_output=False,
+                    start_timeout=max(1, int(min(60, job.timeout))),
+                    execution_timeout=max(1, int(job.timeout)),
+                    kernel_manager_class=watchdog.manager_class(),
+                )
+            except PapermillExecutionError as exc:
+                status, error = "failed", _error_from_papermill(exc)
+            except Exception as exc:  # timeout, dead kernel, unreadable notebook: record it
+                timed_out = watchdog.fired or type(exc).__name__ == "CellTimeoutError"
+                status = "timeout" if timed_out else "failed"
+                error = {"ename": "Timeout" if timed_out else type(exc).__name__}
+                error["evalue"] = (
+                    f"no result after {job.timeout:g} s; the kernel was stopped" if timed_out
+                    else " ".join(str(exc).split())[:500]
+                )
+        partial = nbformat.read(tmp_out, as_version=4) if tmp_out.exists() else None
+    nb = partial if partial is not None else nbformat.v4.new_notebook()
+    if status != "ok" and "cell_index" not in error:
+        index, source = _last_started_cell(partial)
+        error = {"cell_index": index, "exec_count": None, **error, "source": source}
+        nb.cells.insert(0, _marker_cell(job, status, error))
+    timings = _cell_timings(nb)
+    strip_volatile_metadata(nb, Path(job.ipynb_path).name)
+    t_html = time.perf_counter()
+    page = notebook_to_html(nb, title=job.title)
+    timings["html_export"] = time.perf_counter() - t_html
+    atomic_write_text(job.ipynb_path, nbformat.writes(nb) + "\n")
+    atomic_write_text(job.html_path, page)
+    timings["cpu"] = _cpu_seconds() - cpu0
+    return NotebookResult(
+        area=job.area,
+        level=job.level,
+        status=status,
+        error=error,
+        start=start,
+        duration=time.perf_counter() - t0,
+        timings={k: round(v, 3) for k, v in timings.items()},
+    )
