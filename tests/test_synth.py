@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from pingan_eval import paths
+from pingan_eval import cli, paths
 from pingan_eval.errors import PinganEvalError
 from pingan_eval.synth import CATEGORIES, TOWNSHIPS, _pps_systematic, synth_county
 
@@ -42,7 +42,10 @@ def _csv(name: str) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def fresh(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return synth_county(tmp_path_factory.mktemp("synth") / "sample", seed=2026)
+    """The sample regenerated the way `make synth` does it, through the command line."""
+    out = tmp_path_factory.mktemp("synth") / "sample"
+    assert cli.main(["synth", "--out", str(out), "--seed", "2026"]) == 0
+    return out
 
 
 def test_same_seed_same_bytes_and_seed_matters(tmp_path: Path):
@@ -94,6 +97,8 @@ def test_pps_systematic_inclusion_probabilities_by_simulation():
         assert sel.sum() == 4
         hits += sel
     assert pi[0] == 1.0 and np.isclose(pi.sum(), 4)  # 900 households: taken with certainty
+    sel3, pi3 = _pps_systematic(sizes[:3], 3, rng)  # every unit: all certain
+    assert sel3.all() and (pi3 == 1).all()
     # Binomial standard error at most sqrt(0.25 / 4000) = 0.008; allow 4 of them.
     assert np.abs(hits / draws - pi).max() < 0.032
 

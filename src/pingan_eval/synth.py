@@ -335,11 +335,18 @@ def _pps_systematic(sizes: np.ndarray, m: int,
 
     Units whose probability ``m * size / total`` would reach 1 are taken with certainty and
     the others share the remaining draws, so every probability is exact and at most 1.
+    The non-certainty units are put in random order and a systematic sample with a random
+    start is taken along their cumulated probabilities (Madow's method), which gives each
+    unit exactly its probability ``pi`` and a fixed sample size.
+
+    References
+    ----------
+    Särndal, Swensson and Wretman (1992), *Model Assisted Survey Sampling*, section 3.6.
     """
     sizes = sizes.astype(float)
     certain = np.zeros(len(sizes), dtype=bool)
-    while True:
-        rest = m - certain.sum()
+    pi = np.ones(len(sizes))
+    while (rest := m - int(certain.sum())) > 0:
         pi = np.where(certain, 1.0, rest * sizes / sizes[~certain].sum())
         new = (pi >= 1.0) & ~certain
         if not new.any():
