@@ -70,7 +70,8 @@ def test_cases_cover_the_contract() -> None:
     """The golden set covers every design feature the issue lists."""
     names = set(CASES["case"])
     assert {"fail", "adjust", "remove", "certainty"} <= set(CASES["lonely_psu"])
-    assert {"logit", "beta", "mean", "wilson", "clopper-pearson"} <= set(CASES["method"])
+    assert {"logit", "beta", "mean", "wilson", "clopper-pearson", "jeffreys"} <= set(
+        CASES["method"])
     assert (CASES["fpc"] != "").any() and (CASES["psu"] == "").any()
     assert (CASES["strata"] == "").any() and (CASES["weights"] == "").any()
     frames = [pd.read_csv(GOLDEN / f"golden_{c}.csv", keep_default_na=False,

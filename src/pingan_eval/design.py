@@ -368,7 +368,7 @@ class SurveyDesign:
                 i = int(np.argmax(bad))
                 raise EstimationError(
                     f"column {variable!r} must be 0/1 for a proportion; row "
-                    f"{self._data.index[i]!r} has {y[i]!r} ({int(bad.sum())} such rows)")
+                    f"{_show(self._data.index[i])} has {_show(y[i])} ({int(bad.sum())} such rows)")
         domain, keys, df, n_rows = self._domains(by)
         k = len(keys)
         # Rows outside every domain or with a missing value go to bin k, dropped below.
@@ -457,6 +457,11 @@ def _as_list(by: str | Sequence[str]) -> list[str]:
     return [by] if isinstance(by, str) else list(by)
 
 
+def _show(value: Any) -> str:
+    """repr() of a value as the user wrote it (numpy scalars as Python ones)."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
 def _check_column(data: pd.DataFrame, name: Hashable, role: str) -> None:
     if name not in data.columns:
         shown = ", ".join(repr(c) for c in list(data.columns)[:20])
@@ -471,8 +476,8 @@ def _numeric(series: pd.Series, name: str) -> np.ndarray:
     bad = values.isna().to_numpy() & series.notna().to_numpy()
     if bad.any():
         i = int(np.argmax(bad))
-        raise EstimationError(f"column {name!r} is not numeric: row {series.index[i]!r} "
-                              f"has {series.iloc[i]!r}")
+        raise EstimationError(f"column {name!r} is not numeric: row {_show(series.index[i])} "
+                              f"has {_show(series.iloc[i])}")
     return values.to_numpy(dtype=float, na_value=np.nan)
 
 
@@ -485,8 +490,8 @@ def _positive_weights(series: pd.Series, name: str) -> np.ndarray:
     if bad.any():
         i = int(np.argmax(bad))
         raise DesignError(
-            f"weight column {name!r} must be finite and > 0: row {series.index[i]!r} has "
-            f"{series.iloc[i]!r} ({int(bad.sum())} bad rows)")
+            f"weight column {name!r} must be finite and > 0: row {_show(series.index[i])} has "
+            f"{_show(series.iloc[i])} ({int(bad.sum())} bad rows)")
     return w
 
 
@@ -495,7 +500,7 @@ def _codes(series: pd.Series, name: str) -> tuple[np.ndarray, np.ndarray]:
     codes, uniques = pd.factorize(series, sort=True)
     if (codes < 0).any():
         i = int(np.argmax(codes < 0))
-        raise DesignError(f"column {name!r} has a missing value in row {series.index[i]!r}")
+        raise DesignError(f"column {name!r} has a missing value in row {_show(series.index[i])}")
     return codes.astype(np.int64), np.asarray(uniques)
 
 
@@ -538,7 +543,7 @@ def _finite_population_factor(series: pd.Series, name: str, stratum: np.ndarray,
     if bad.any():
         i = int(np.argmax(bad))
         raise DesignError(f"fpc column {name!r} must be > 0 and not missing: row "
-                          f"{series.index[i]!r} has {series.iloc[i]!r}")
+                          f"{_show(series.index[i])} has {_show(series.iloc[i])}")
     n_strata = len(n_psu)
     low = np.full(n_strata, np.inf)
     high = np.full(n_strata, -np.inf)
@@ -547,12 +552,12 @@ def _finite_population_factor(series: pd.Series, name: str, stratum: np.ndarray,
     varies = low != high
     if varies.any():
         h = int(np.argmax(varies))
-        raise DesignError(f"fpc column {name!r} varies within stratum {labels[h]!r} "
+        raise DesignError(f"fpc column {name!r} varies within stratum {_show(labels[h])} "
                           f"({low[h]:g} to {high[h]:g})")
     short = low < n_psu
     if short.any():
         h = int(np.argmax(short))
-        raise DesignError(f"fpc column {name!r}: stratum {labels[h]!r} has {n_psu[h]} sampled "
+        raise DesignError(f"fpc column {name!r}: stratum {_show(labels[h])} has {n_psu[h]} sampled "
                           f"PSUs but a population of only {low[h]:g}")
     with np.errstate(invalid="ignore"):
         return np.where(np.isinf(low), 1.0, (low - n_psu) / low)
