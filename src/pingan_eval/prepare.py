@@ -257,8 +257,9 @@ def collapse_empty_levels(df: pd.DataFrame, census: pd.DataFrame,
     """
     out = census.copy()
     notes = []
+    seen = {m: set(zip(df["township"], df[m], strict=True)) for m in MARGINS}
     for (town, margin), g in census.groupby(["township", "margin"], sort=False):
-        present = set(df.loc[df["township"] == town, margin]) if margin in df else set()
+        present = {lv for lv in g["level"] if (town, lv) in seen[margin]}
         total = g["population"].sum()
         empty = g[(g["population"] > 0) & ~g["level"].isin(present)]
         if empty.empty:
