@@ -129,8 +129,7 @@ def _dates(table: pd.DataFrame, name: str, col: str, required: bool = False) -> 
         bad = (text != "") & (parsed.isna() | ~text.str.fullmatch(r"\d{4}-\d{2}-\d{2}"))
         if bad.any():
             row = bad.idxmax()
-            raise _fail(table, name, row, col,
-                        f"{table.at[row, col]!r} is not a date (YYYY-MM-DD)")
+            raise _fail(table, name, row, col, f"{text[row]!r} is not a date (YYYY-MM-DD)")
     if required and (text == "").any():
         raise _fail(table, name, (text == "").idxmax(), col, "the date is blank; it is required")
     return parsed.astype("datetime64[ns]")
@@ -143,8 +142,7 @@ def _counts(table: pd.DataFrame, name: str, col: str, blank_ok: bool) -> pd.Seri
     bad = (num.isna() & ((text != "") | (not blank_ok))) | (num < 0) | (num % 1 > 0)
     if bad.any():
         row = bad.idxmax()
-        raise _fail(table, name, row, col,
-                    f"{table.at[row, col]!r} is not a whole number >= 0")
+        raise _fail(table, name, row, col, f"{text[row]!r} is not a whole number >= 0")
     return num
 
 
