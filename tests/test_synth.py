@@ -49,7 +49,7 @@ def fresh(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_same_seed_same_bytes_and_seed_matters(tmp_path: Path):
-    kw = dict(respondents_per_wave=200, periods=2)
+    kw = dict(n_townships=3, respondents_per_wave=200, periods=2)
     a = _tree(synth_county(tmp_path / "a", seed=7, **kw))
     b = _tree(synth_county(tmp_path / "b", seed=7, **kw))
     c = _tree(synth_county(tmp_path / "c", seed=8, **kw))
@@ -191,7 +191,8 @@ def test_design_based_intervals_cover_the_truth():
         d = s.merge(fw, on=["township", "village"]).merge(frame, on="village")
         d["w"] = (d["households"] / d["psu_prob"] / d["households_responded"]
                   * d["household_adults"].astype(int))
-        for ind in ("awareness", "participation", "satisfaction", "security"):
+        for ind in ("awareness", "participation", "satisfaction", "security",
+                    "legal_satisfaction"):
             code = d[f"q_{ind}"].astype(int)
             valid = (code != 9).to_numpy(float)
             pos = ((code <= (1 if ind in ("awareness", "participation") else 3))
