@@ -83,14 +83,17 @@ def test_duplicate_id_rejects_the_later_rows(tmp_path: Path):
 
 def test_household_with_more_respondents_than_adults(tmp_path: Path):
     rows = good_rows()
-    # rows 0 and 3 are households h1 (1 adult) and h4 (1 adult) of the same village;
-    # row 1 (h2, 2 adults) gets a second respondent: allowed.
+    # rows 0 and 3 are households h1 (1 adult) and h4 (1 adult) of the same village:
+    # make row 3 a second respondent of h1. Row 4 becomes a second respondent of h2, which
+    # has 2 adults: still one respondent too many for the design, under another rule.
+    # (Every village has its own h1..h8: the same id in two villages is no clash.)
     rows[3]["household_id"] = "h1"
     rows[4]["household_id"] = "h2"
     assert rows[0]["household_adults"] == "1" and rows[1]["household_adults"] == "2"
     rows[4]["household_adults"] = "2"
     assert found(problems_of(write_dataset(tmp_path, rows))) == {
-        (5, "household_adults", "1", "household_adults_exceeded")}
+        (5, "household_adults", "1", "household_adults_exceeded"),
+        (6, "household_id", "h2", "duplicate_household")}
 
 
 def test_village_missing_from_fieldwork(tmp_path: Path):

@@ -55,6 +55,9 @@ RULES: dict[str, tuple[str, str]] = {
     "household_adults_exceeded": ("more respondents in the household than its adults "
                                   "(the later rows are rejected)",
                                   "同一户受访人数超过成年人数（剔除后出现的行）"),
+    "duplicate_household": ("household already has a respondent on an earlier row "
+                            "(one adult is interviewed per household)",
+                            "同一户已有受访者（每户只访一名成人）"),
     "code_not_in_codebook": ("answer code is not in the codebook", "答案代码不在编码表中"),
 }
 
@@ -106,10 +109,10 @@ def validate_wave(
     A blank cell gets only ``missing_required``; the other rules look at non-blank cells.
     Where rows clash, the first in file order is kept and the later ones are rejected:
     ``duplicate_respondent_id`` flags every repeat of an id already used above, and
-    ``household_adults_exceeded`` flags the k-th respondent of a household (village x
-    household_id, among rows whose village lies in their township) when k exceeds that
-    row's ``household_adults`` (one adult is interviewed per household, so a second
-    respondent of a one-adult household is one too many).
+    the k-th respondent (k > 1) of a household (village x household_id, among rows whose
+    village lies in their township) gets ``household_adults_exceeded`` when k exceeds
+    that row's ``household_adults`` and ``duplicate_household`` otherwise (one adult is
+    interviewed per household, so any second respondent is one too many).
     """
     found: list[pd.DataFrame] = []
 
@@ -168,8 +171,9 @@ def validate_wave(
     # households are counted among rows whose village lies in their township.
     household = right & filled["household_id"]
     rank = wave[household].groupby(["village", "household_id"]).cumcount() + 1
-    add((adults >= 1) & (rank.reindex(wave.index) > adults), "household_adults",
-        "household_adults_exceeded")
+    rank = rank.reindex(wave.index)
+    add((adults >= 1) & (rank > adults), "household_adults", "household_adults_exceeded")
+    add((rank > 1) & ~(rank > adults), "household_id", "duplicate_household")
 
     for q in codebook.questions:
         code = _whole(wave[q.question])
