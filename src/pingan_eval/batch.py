@@ -433,10 +433,10 @@ def run_batch(
                            pages[r.area].name if r.area in pages and pages[r.area].is_file()
                            else None, r.error)
                for r in results]
-    measures = {t.code: t.measure for t in plan_obj.entries}
     index_path = atomic_write_text(folder / "index.html", render_index(
         title=f"{county}平安建设评估", period=period, reports=entries, table=summary,
-        measures=measures))
+        measures={t.code: t.measure for t in plan_obj.entries},
+        comparisons={t.code: t.comparison for t in plan_obj.entries}))
 
     duration = time.perf_counter() - t0
     files = {job.area: {"ipynb": Path(job.ipynb_path).name, "html": Path(job.html_path).name}

@@ -22,6 +22,7 @@ _VERDICT_CLASS = {"met": "met", "not_met": "notmet", "undecided": "undecided",
                   "not_due": "neutral", "no_data": "neutral"}
 _STATUS_ZH = {"ok": "已生成", "failed": "失败", "timeout": "超时"}
 _SOURCE_ORDER = ("survey", "register", "structural", "task")
+_LEGEND_NOTE = "估计值下方为95%置信区间；※ 需谨慎解读。点击地区名称打开报告。"
 
 _CSS = """
 body { font-family: "Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei",
@@ -35,7 +36,7 @@ table { border-collapse: collapse; font-size: .9em; }
 th, td { border: 1px solid #d9e2ec; padding: .35em .5em; vertical-align: top; }
 th { background: #f0f4f8; font-weight: 600; }
 td.name { white-space: nowrap; }
-td.num, th.area { text-align: center; }
+td.num, th.area { text-align: center; min-width: 5.5em; }
 .badge { display: inline-block; padding: .05em .45em; border-radius: .7em;
          font-size: .85em; white-space: nowrap; color: #fff; }
 .met { background: #2f8132; } .notmet { background: #c62828; }
@@ -45,7 +46,8 @@ td.num, th.area { text-align: center; }
 .ci { display: block; color: #616e7c; font-size: .8em; white-space: nowrap; }
 .warn { color: #b44d00; font-size: .8em; }
 .group td { background: #f7f9fb; font-weight: 600; }
-.err { font-family: monospace; font-size: .85em; color: #8a1c1c; }
+.err { font-family: monospace; font-size: .85em; color: #8a1c1c; max-width: 46em;
+       overflow-wrap: anywhere; }
 .legend span { margin-right: 1em; }
 """
 
@@ -97,16 +99,25 @@ def _cell(row: pd.Series, measure: str) -> str:
              f"{html.escape(zh('verdict', verdict))}</span>")
     if row["flag"] == "suppress":
         return f'{badge}<span class="warn">{html.escape(zh("flag", "suppress"))}</span>'
-    est = _fmt_value(row["estimate"], measure)
-    target = _fmt_value(row["target"], measure)
-    title = f"目标 {target}" if target else ""
-    parts = [badge, f'<span class="est" title="{html.escape(title)}">{html.escape(est)}</span>']
+    est = html.escape(_fmt_value(row["estimate"], measure))
+    if row["flag"] == "review":
+        est += f'<span class="warn" title="{html.escape(zh("flag", "review"))}">※</span>'
+    parts = [badge, f'<span class="est">{est}</span>']
     ci = _fmt_ci(row["ci_low"], row["ci_high"], measure)
     if ci:
         parts.append(f'<span class="ci">{ci}</span>')
-    if row["flag"] == "review":
-        parts.append(f'<span class="warn">※{html.escape(zh("flag", "review"))}</span>')
     return "".join(parts)
+
+
+def _target_text(rows: pd.DataFrame, measure: str, comparison: str) -> str:
+    """The threshold, e.g. ``≥95.0%``; "各乡镇不同" where townships have their own."""
+    targets = rows["target"].dropna().unique()
+    if len(targets) == 0:
+        return ""
+    if len(targets) > 1:
+        return "各地不同"
+    sign = {">=": "≥", "<=": "≤", ">": "＞", "<": "＜"}.get(comparison, comparison)
+    return f"{sign}{_fmt_value(float(targets[0]), measure)}"
 
 
 def _error_text(error: Mapping[str, object] | None) -> str:
@@ -115,6 +126,11 @@ def _error_text(error: Mapping[str, object] | None) -> str:
     where = error.get("cell_index")
     prefix = f"第 {where} 个单元格：" if where is not None else ""
     return f"{prefix}{error.get('ename', '')}: {error.get('evalue', '')}"
+
+
+def _link(rep: ReportEntry) -> str:
+    name = html.escape(rep.area)
+    return f'<a href="{quote(rep.href)}">{name}</a>' if rep.href else name
 
 
 def _report_rows(reports: Sequence[ReportEntry], table: pd.DataFrame) -> str:
@@ -126,21 +142,25 @@ def _report_rows(reports: Sequence[ReportEntry], table: pd.DataFrame) -> str:
             f'<span class="badge {_VERDICT_CLASS[v]}">{zh("verdict", v)} {int(counts[v])}</span>'
             for v in ("met", "not_met", "undecided") if counts.get(v, 0)
         )
-        name = html.escape(rep.area)
-        link = (f'<a href="{quote(rep.href)}">{name}</a>' if rep.href else name)
         cls = "ok" if rep.status == "ok" else "bad"
         status = f'<span class="{cls}">{_STATUS_ZH.get(rep.status, rep.status)}</span>'
         err = _error_text(rep.error)
         if err:
             status += f'<div class="err">{html.escape(err)}</div>'
-        rows.append(f'<tr><td class="name">{link}</td><td>{zh("area_level", rep.level)}</td>'
+        rows.append(f'<tr><td class="name">{_link(rep)}</td><td>{zh("area_level", rep.level)}</td>'
                     f"<td>{status}</td><td>{tally}</td></tr>")
     return "\n".join(rows)
 
 
-def _matrix(table: pd.DataFrame, areas: Sequence[str], measures: Mapping[str, str]) -> str:
-    head = "".join(f'<th class="area">{html.escape(a)}</th>' for a in areas)
-    lines = [f"<tr><th>指标</th>{head}</tr>"]
+def _matrix(table: pd.DataFrame, reports: Sequence[ReportEntry],
+            measures: Mapping[str, str], comparisons: Mapping[str, str]) -> str:
+    shown = set(table["area"])
+    reports = [r for r in reports if r.area in shown]
+    areas = [r.area for r in reports]
+    head = "".join(
+        f'<th class="area">{_link(r)}</th>' for r in reports
+    )
+    lines = [f"<tr><th>指标</th><th>目标</th>{head}</tr>"]
     indicators = table.drop_duplicates("indicator")[["indicator", "name_zh", "source"]]
     order = {s: i for i, s in enumerate(_SOURCE_ORDER)}
     indicators = indicators.assign(_o=indicators["source"].map(order).fillna(len(order)))
@@ -150,16 +170,18 @@ def _matrix(table: pd.DataFrame, areas: Sequence[str], measures: Mapping[str, st
     for ind in indicators.itertuples(index=False):
         if ind.source != current:
             current = ind.source
-            lines.append(f'<tr class="group"><td colspan="{len(areas) + 1}">'
+            lines.append(f'<tr class="group"><td colspan="{len(areas) + 2}">'
                          f"{html.escape(zh('source', current))}</td></tr>")
+        measure = measures.get(ind.indicator, "rate")
         cells = []
         for area in areas:
             row = by_key.get((area, ind.indicator))
-            content = "" if row is None else _cell(pd.Series(row._asdict()),
-                                                   measures.get(ind.indicator, "rate"))
+            content = "" if row is None else _cell(pd.Series(row._asdict()), measure)
             cells.append(f'<td class="num">{content}</td>')
+        target = _target_text(table[table["indicator"] == ind.indicator], measure,
+                              comparisons.get(ind.indicator, ">="))
         lines.append(f'<tr><td class="name">{html.escape(str(ind.name_zh))}</td>'
-                     f"{''.join(cells)}</tr>")
+                     f'<td class="num">{html.escape(target)}</td>{"".join(cells)}</tr>')
     return "\n".join(lines)
 
 
@@ -170,6 +192,7 @@ def render_index(
     reports: Sequence[ReportEntry],
     table: pd.DataFrame,
     measures: Mapping[str, str] | None = None,
+    comparisons: Mapping[str, str] | None = None,
 ) -> str:
     """The HTML of ``index.html``.
 
@@ -187,6 +210,8 @@ def render_index(
     measures : mapping, optional
         Indicator code -> ``"rate"`` (shown as a percentage) or ``"count"``; missing
         codes are rates.
+    comparisons : mapping, optional
+        Indicator code -> the plan's comparison (``">="``, ``"<="``); default ``">="``.
 
     Returns
     -------
@@ -206,8 +231,7 @@ def render_index(
     >>> "96.1%" in page and "尚无定论" in page and 'href="county.html"' in page
     True
     """
-    measures = measures or {}
-    areas = [r.area for r in reports if r.area in set(table["area"])]
+    measures, comparisons = measures or {}, comparisons or {}
     legend = "".join(
         f'<span><span class="badge {_VERDICT_CLASS[v]}">{zh("verdict", v)}</span></span>'
         for v in ("met", "not_met", "undecided")
@@ -233,9 +257,9 @@ def render_index(
 {_report_rows(reports, table)}
 </table>
 <h2>指标一览</h2>
-<p class="legend">{legend}<span>百分比下方为95%置信区间；※ 需谨慎解读</span></p>
+<p class="legend">{legend}<span>{_LEGEND_NOTE}</span></p>
 <table>
-{_matrix(table, areas, measures)}
+{_matrix(table, reports, measures, comparisons)}
 </table>
 </body>
 </html>
