@@ -52,6 +52,7 @@ __all__ = [
     "STRUCTURAL_KINDS",
     "TASK_TABLES",
     "Plan",
+    "TaskTable",
     "Target",
     "load_plan",
     "replace_target",
@@ -79,20 +80,32 @@ STRUCTURAL_KINDS = {
     "category_rate": "county-wide naming rate of one safe-cell category",
 }
 
-#: Task logs (``tasks/<table>.csv``): level, key columns, count columns, date columns.
-TASK_TABLES: dict[str, dict[str, tuple[str, ...] | str]] = {
-    "signboards": {"level": "township", "keys": ("township",),
-                   "counts": ("large_boards", "themed_street"), "dates": ("as_of",)},
-    "visits": {"level": "village", "keys": ("township", "village"),
-               "counts": ("households_total", "households_visited"), "dates": ("as_of",)},
-    "messages": {"level": "county", "keys": ("month",),
-                 "counts": ("subscribers", "messages_sent"), "dates": ()},
-    "cadre_test": {"level": "township", "keys": ("township",),
-                   "counts": ("cadres_total", "cadres_tested"), "dates": ("test_date",)},
-    "performances": {"level": "county", "keys": ("month",),
-                     "counts": ("performances",), "dates": ()},
-    "propaganda_walls": {"level": "village", "keys": ("township", "village"),
-                         "counts": ("wall", "window"), "dates": ()},
+@dataclass(frozen=True)
+class TaskTable:
+    """The layout of one task log (data/raw/README.md, tasks/).
+
+    ``observed`` date columns say when a count was observed (a snapshot); ``events``
+    date columns say when the task itself was done (late if after the due date).
+    """
+
+    level: str
+    keys: tuple[str, ...]
+    counts: tuple[str, ...]
+    observed: tuple[str, ...] = ()
+    events: tuple[str, ...] = ()
+
+
+#: Task logs (``tasks/<table>.csv``) a plan's ``[[tasks]]`` may measure from.
+TASK_TABLES: dict[str, TaskTable] = {
+    "signboards": TaskTable("township", ("township",), ("large_boards", "themed_street"),
+                            observed=("as_of",)),
+    "visits": TaskTable("village", ("township", "village"),
+                        ("households_total", "households_visited"), observed=("as_of",)),
+    "messages": TaskTable("county", ("month",), ("subscribers", "messages_sent")),
+    "cadre_test": TaskTable("township", ("township",), ("cadres_total", "cadres_tested"),
+                            events=("test_date",)),
+    "performances": TaskTable("county", ("month",), ("performances",)),
+    "propaganda_walls": TaskTable("village", ("township", "village"), ("wall", "window")),
 }
 
 #: Comparison operators a target may use: value ``op`` threshold means "met".
@@ -556,12 +569,12 @@ class _Builder:
         table = self.choice(item, "table", where, TASK_TABLES)
         spec = TASK_TABLES[table]
         measure = self.choice(item, "measure", where, ("rate", "count"))
-        level = str(spec["level"])
+        level = spec.level
         if item.get("level", level) != level:
             raise self.fail(where, f"table {table!r} is kept per {level}, so level must be "
                             f"{level!r}, not {item['level']!r}")
         fields = self.common(item, where, "task", code, measure, level)
-        counts = spec["counts"]
+        counts = spec.counts
         cols: dict[str, str] = {}
         needed = ("numerator", "denominator") if measure == "rate" else ("column",)
         for key in ("column", "numerator", "denominator"):
@@ -571,7 +584,8 @@ class _Builder:
             cols[key] = self.choice(item, key, where, counts)
         date_column = ""
         if "date_column" in item:
-            date_column = self.choice(item, "date_column", where, spec["dates"])
+            date_column = self.choice(item, "date_column", where,
+                                      spec.observed + spec.events)
         months: tuple[int, ...] = ()
         if level == "county":
             raw_months = item.get("months")
