@@ -179,6 +179,26 @@ def test_load_design_reproduces_stored_weights(tmp_path: Path):
         load_design(PERIOD, tmp_path / "out")
 
 
+def test_trimming_caps_weights_and_keeps_township_totals(tmp_path: Path):
+    raw = write_dataset(tmp_path / "raw")
+    prepare_period(PERIOD, raw, tmp_path / "a")
+    r = prepare_period(PERIOD, raw, tmp_path / "b", trim=1.5)
+    raked = load_respondents(PERIOD, tmp_path / "a")
+    trimmed = load_respondents(PERIOD, tmp_path / "b")
+    for town in TOWNS:
+        a = raked.loc[raked["township"] == town, "weight"]
+        b = trimmed.loc[trimmed["township"] == town, "weight"]
+        assert b.sum() == pytest.approx(a.sum())
+        assert b.max() <= 1.5 * a.median() + 1e-9 < a.max()
+    assert r.report["weighting"]["trim"] == 1.5
+    assert r.kish_deff < prepare_period(PERIOD, raw, tmp_path / "a").kish_deff
+    np.testing.assert_allclose(load_design(PERIOD, tmp_path / "b").weights, trimmed["weight"])
+    code = main(["prepare", "--period", PERIOD, "--raw", str(raw), "--out", str(tmp_path / "c"),
+                 "--trim", "1.5"])
+    assert code == 0
+    pd.testing.assert_frame_equal(load_respondents(PERIOD, tmp_path / "c"), trimmed)
+
+
 def test_rejected_rows_accounting_and_pii(tmp_path: Path):
     rows = good_rows()
     for i, r in enumerate(rows):

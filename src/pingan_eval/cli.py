@@ -28,6 +28,9 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=paths.PROCESSED_DIR, help="processed data folder")
     p.add_argument("--max-rejected", type=float, default=0.05,
                    help="fail when more than this share of rows is rejected (default 0.05)")
+    p.add_argument("--trim", type=float, default=None, metavar="FACTOR",
+                   help="trim weights above FACTOR x the township median, e.g. 3.5 "
+                        "(default: no trimming)")
 
     s = sub.add_parser("synth", help="generate the sample county (seeded, same bytes every run)")
     s.add_argument("--out", type=Path, default=paths.SAMPLE_RAW_DIR)

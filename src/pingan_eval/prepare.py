@@ -64,7 +64,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import calibration, paths
+from . import calibration, paths, weighting
 from .codebook import INDICATORS, SCORED, load_codebook
 from .errors import CalibrationError, DataError, PinganEvalError, ValidationFailed
 from .fileio import atomic_directory, sha256_file
@@ -210,11 +210,6 @@ def _respondents(kept: pd.DataFrame, frame: pd.DataFrame, fieldwork: pd.DataFram
     return df
 
 
-def _kish(w: np.ndarray) -> float:
-    """Kish's weighting design effect ``n sum(w^2) / (sum w)^2``."""
-    return float(len(w) * np.sum(w**2) / np.sum(w) ** 2)
-
-
 def collapse_empty_levels(df: pd.DataFrame, census: pd.DataFrame,
                           max_share: float = COLLAPSE_SHARE) -> tuple[pd.DataFrame, list[str]]:
     """Merge small census levels that have no respondent into the township's largest level.
@@ -257,7 +252,7 @@ def collapse_empty_levels(df: pd.DataFrame, census: pd.DataFrame,
     """
     out = census.copy()
     notes = []
-    seen = {m: set(zip(df["township"], df[m], strict=True)) for m in MARGINS}
+    seen = {m: set(zip(df["township"], df[m], strict=True)) for m in set(census["margin"])}
     for (town, margin), g in census.groupby(["township", "margin"], sort=False):
         present = {lv for lv in g["level"] if (town, lv) in seen[margin]}
         total = g["population"].sum()
@@ -296,21 +291,43 @@ def _margins(census: pd.DataFrame) -> dict:
     return calibration.census_margins(census, by="township", margins=MARGINS)
 
 
+def trim_to_median(weights: np.ndarray, township: pd.Series, factor: float) -> np.ndarray:
+    """Trim weights above ``factor`` times their township's median weight.
+
+    Each township's weight total is kept (:func:`pingan_eval.weighting.trim_weights` with
+    ``by=township``; R: ``trimWeights(design, upper, strict = TRUE)`` within township).
+
+    Examples
+    --------
+    >>> w = np.array([1.0, 1.0, 1.0, 7.0, 2.0, 2.0])
+    >>> trim_to_median(w, pd.Series(list("AAAABB")), 3.0).round(3).tolist()
+    [2.333, 2.333, 2.333, 3.0, 2.0, 2.0]
+    """
+    if not factor > 1:
+        raise DataError(f"trim factor must be above 1 (a multiple of the median), got {factor}")
+    median = pd.Series(weights, index=township.index).groupby(township).transform("median")
+    return np.asarray(weighting.trim_weights(weights, upper=factor * median.to_numpy(),
+                                             by=township.to_numpy()), dtype=float)
+
+
 def _weighting_summary(df: pd.DataFrame, rake: dict[str, Any], trim: float | None) -> dict:
-    w = df["weight"].to_numpy()
-    towns = [{"township": t, "n": len(g), "kish_deff": _kish(g["weight"].to_numpy()),
-              "weight_min": float(g["weight"].min()), "weight_max": float(g["weight"].max())}
-             for t, g in df.groupby("township", sort=True)]
+    overall = weighting.weight_summary(df["weight"])
+    towns = []
+    for town, g in df.groupby("township", sort=True):
+        t = weighting.weight_summary(g["weight"])
+        towns.append({"township": town, "n": t["n"], "kish_deff": t["kish_deff"],
+                      "weight_min": t["min"], "weight_max": t["max"], "weight_sum": t["sum"]})
     return {
         "design": "strata=township, psu=village (with replacement, no fpc); weights raked to "
                   "census sex, age_group, ethnicity within township",
         "formula": "base_weight = households/(psu_prob*households_selected) * household_adults;"
                    " nr_weight = base_weight * households_selected / kept respondents in village;"
                    " weight = rake(nr_weight)",
-        "kish_deff": _kish(w), "weight_min": float(w.min()), "weight_max": float(w.max()),
-        "weight_sum": float(w.sum()), "rake_epsilon": RAKE_EPSILON,
-        "rake_max_iter": RAKE_MAX_ITER, "rake_iterations": rake["iterations"],
-        "rake_converged": rake["converged"], "trim": trim, "townships": towns,
+        "kish_deff": overall["kish_deff"], "weight_min": overall["min"],
+        "weight_max": overall["max"], "weight_sum": overall["sum"],
+        "rake_epsilon": RAKE_EPSILON, "rake_max_iter": RAKE_MAX_ITER,
+        "rake_iterations": rake["iterations"], "rake_converged": rake["converged"],
+        "trim": trim, "townships": towns,
     }
 
 
@@ -348,8 +365,10 @@ def prepare_period(period: str, raw_dir: str | Path = paths.SAMPLE_RAW_DIR,
     max_rejected : float
         Largest allowed share of rejected rows, in [0, 1].
     trim : float or None
-        Weight trimming bound passed to :func:`pingan_eval.weighting.trim_weights`; None
-        (default) does not trim.
+        Trim raked weights above ``trim`` times their township's median
+        (:func:`trim_to_median`,
+        e.g. 3.5); None (default) does not trim. Trimmed weights no longer meet the
+        census margins exactly.
 
     Returns
     -------
@@ -423,9 +442,7 @@ def prepare_period(period: str, raw_dir: str | Path = paths.SAMPLE_RAW_DIR,
     margins, merged = collapse_empty_levels(df, census)
     weights, rake = _rake(df, margins)
     if trim is not None:
-        from .weighting import trim_weights
-
-        weights = np.asarray(trim_weights(weights, trim), dtype=float)
+        weights = trim_to_median(weights, df["township"], trim)
     df["weight"] = weights
     df = df.sort_values(["township", "village", "respondent_id"], kind="stable")
     df = df[list(RESPONDENT_COLUMNS)].reset_index(drop=True)
@@ -507,9 +524,7 @@ def load_design(period: str, processed_dir: str | Path = paths.PROCESSED_DIR) ->
     d = SurveyDesign(df, strata="township", psu="village", weights="nr_weight")
     d = d.rake(_margins(margins), epsilon=w["rake_epsilon"], max_iter=w["rake_max_iter"])
     if w["trim"] is not None:
-        from .weighting import trim_weights
-
-        d = d._evolve(weights=trim_weights(d.weights, w["trim"]))
+        d = d._evolve(weights=trim_to_median(np.asarray(d.weights), df["township"], w["trim"]))
     if not np.allclose(d.weights, df["weight"].to_numpy(), rtol=1e-9, atol=0):
         raise DataError(f"{Path(processed_dir) / period}: stored weights differ from the "
                         "re-raked nr_weight; prepare the period again")
@@ -531,7 +546,7 @@ def main_prepare(args: argparse.Namespace) -> int:
     for period in dict.fromkeys(periods):
         try:
             r = prepare_period(period, args.raw, args.out, max_rejected=args.max_rejected,
-                               trim=getattr(args, "trim", None))
+                               trim=args.trim)
         except PinganEvalError as exc:
             print(f"pingan-eval prepare: error: {period}: {exc}", file=sys.stderr)
             status = 2
