@@ -353,6 +353,28 @@ def test_cli_all_periods(tmp_path: Path, capsys):
     code = main(["prepare", "--period", "2030-01", "--raw", str(raw), "--out",
                  str(tmp_path / "o")])
     assert code == 2 and "unknown period '2030-01'" in capsys.readouterr().err
+    # one failing period does not stop the others; the exit code says something failed
+    for r in rows[:5]:
+        r["age"] = "16"
+    write_csv(raw / "survey" / "2026-10.csv", rows)
+    code = main(["prepare", "--period", "all", "--raw", str(raw), "--out", str(tmp_path / "p")])
+    captured = capsys.readouterr()
+    assert code == 2 and "2026-10: " in captured.err and "5 of 32 rows rejected" in captured.err
+    assert captured.out.startswith(f"{PERIOD}: read 32")
+    assert sorted(p.name for p in (tmp_path / "p").iterdir()) == ["2026-10.failed", PERIOD]
+
+
+def test_row_order_does_not_matter(tmp_path: Path):
+    rows = good_rows()
+    rows[4]["age"] = "12"
+    a = prepare_period(PERIOD, write_dataset(tmp_path / "a", rows), tmp_path / "oa")
+    order = np.random.default_rng(1).permutation(len(rows))
+    b = prepare_period(PERIOD, write_dataset(tmp_path / "b", [rows[i] for i in order]),
+                       tmp_path / "ob")
+    pd.testing.assert_frame_equal(load_respondents(PERIOD, tmp_path / "oa"),
+                                  load_respondents(PERIOD, tmp_path / "ob"), rtol=1e-12)
+    assert a.kish_deff == pytest.approx(b.kish_deff, rel=1e-12)
+    assert (a.rejected, b.rejected) == (1, 1)
 
 
 # -- the sample county ---------------------------------------------------------------------
