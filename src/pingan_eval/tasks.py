@@ -139,7 +139,8 @@ def _expected(t: Target, plan: Plan, log: pd.DataFrame | None,
                                  "village": pd.Series(dtype=object)})
         return log[["township", "village"]].drop_duplicates().reset_index(drop=True)
     months = [m for m in t.months if pd.Timestamp(plan.year, m, 1) <= day]
-    return pd.DataFrame({"month": [f"{plan.year}-{m:02d}" for m in months]})
+    return pd.DataFrame({"month": pd.Series([f"{plan.year}-{m:02d}" for m in months],
+                                            dtype=object)})
 
 
 def _one_task(t: Target, plan: Plan, log: pd.DataFrame | None,
@@ -151,6 +152,7 @@ def _one_task(t: Target, plan: Plan, log: pd.DataFrame | None,
         rows["due"] = [plan.month_end(int(m[5:])) for m in rows["month"]]
     else:
         rows["due"] = t.window_end
+    rows["due"] = pd.to_datetime(rows["due"]).astype("datetime64[ns]")
     value = t.numerator if t.measure == "rate" else t.column
     cols = [*keys, value] + ([t.denominator] if t.measure == "rate" else [])
     note = pd.Series("", index=rows.index, dtype=object)
