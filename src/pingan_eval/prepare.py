@@ -65,7 +65,7 @@ import numpy as np
 import pandas as pd
 
 from . import calibration, paths, weighting
-from .codebook import INDICATORS, SCORED, load_codebook
+from .codebook import INDICATORS, SCORED, Codebook, load_codebook
 from .errors import CalibrationError, DataError, PinganEvalError, ValidationFailed
 from .fileio import atomic_directory, sha256_file
 from .readers import (
@@ -163,7 +163,8 @@ def survey_file(raw_dir: str | Path, period: str) -> Path:
     folder = raw_dir / "survey"
     if not _PERIOD.match(str(period)):
         raise DataError(f"{folder}: unknown period {period!r}: periods are written YYYY-MM")
-    found = [p for p in (folder / f"{period}.csv", folder / f"{period}.xlsx") if p.is_file()]
+    found = sorted(p for p in folder.glob(f"{period}.*")
+                   if p.suffix.lower() in (".csv", ".xlsx") and p.is_file())
     if not found:
         have = ", ".join(available_periods(raw_dir)) or "none"
         raise DataError(f"{folder}: unknown period {period!r}: no {period}.csv or "
@@ -188,7 +189,7 @@ def _age_group(age: pd.Series) -> pd.Series:
 
 
 def _respondents(kept: pd.DataFrame, frame: pd.DataFrame, fieldwork: pd.DataFrame,
-                 codebook: Any) -> pd.DataFrame:
+                 codebook: Codebook) -> pd.DataFrame:
     """Typed respondents with indicators and base / non-response weights (no raking yet)."""
     df = kept[list(SURVEY_COLUMNS)].copy()
     df["age"] = pd.to_numeric(df["age"]).astype("int64")
