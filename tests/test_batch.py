@@ -11,13 +11,21 @@ import json
 import re
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import nbformat
+import pandas as pd
+import papermill
 import pytest
 
-from pingan_eval.batch import _execute, report_filenames
+from pingan_eval import paths
+from pingan_eval.batch import USER_COLUMNS, _execute, report_filenames, run_batch
+from pingan_eval.cli import main
+from pingan_eval.errors import ReportError
+from pingan_eval.fileio import sha256_file
 from pingan_eval.htmlexport import external_links
 from pingan_eval.notebook_run import NotebookJob, run_notebook
+from pingan_eval.summary import read_summary
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPORT_NB = FIXTURES / "report_fixture.ipynb"
@@ -156,3 +164,148 @@ def test_dask_local_cluster_runs_the_same_jobs(tmp_path):
     assert results[1].error["ename"] == "ValueError"
     nb = nbformat.read(tmp_path / "a.ipynb", as_version=4)
     assert _received(nb)["township"] == "塔克什肯镇"
+
+
+# ---------------------------------------------------------------- the whole batch
+
+PERIOD = "2026-11"
+PICKED = ["青河镇", "阿热勒乡", "不存在乡"]  # ok, a crashing cell, an unknown name
+
+
+@pytest.fixture(scope="module")
+def processed(tmp_path_factory):
+    from pingan_eval.prepare import prepare_period
+
+    out = tmp_path_factory.mktemp("processed")
+    prepare_period(PERIOD, paths.SAMPLE_RAW_DIR, out)
+    return out
+
+
+def _batch(out: Path, processed: Path, **kw):
+    return run_batch(PERIOD, townships=PICKED, jobs=2, out_dir=out, processed_dir=processed,
+                     timeout=120, progress=False, township_notebook=REPORT_NB,
+                     county_notebook=REPORT_NB, **kw)
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory, processed):
+    out = tmp_path_factory.mktemp("reports")
+    return out, _batch(out, processed)
+
+
+def test_batch_writes_every_file(batch):
+    out, result = batch
+    folder = out / PERIOD
+    assert result.folder == folder and result.index_path == folder / "index.html"
+    names = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+    assert names == {
+        "county.ipynb", "county.html", "青河镇.ipynb", "青河镇.html",
+        "阿热勒乡.ipynb", "阿热勒乡.html",  # the failed notebook is kept, as papermill does
+        "index.html", "summary.csv", "summary.xlsx", "manifest.json",
+        "_data/summary.csv", "_data/trends.csv",
+    }
+
+
+def test_batch_reports_failures_and_goes_on(batch):
+    _, result = batch
+    status = {r.area: r.status for r in result.notebooks}
+    assert status == {"青河县": "ok", "青河镇": "ok", "阿热勒乡": "failed", "不存在乡": "failed"}
+    assert not result.ok and [r.area for r in result.failed] == ["阿热勒乡", "不存在乡"]
+    unknown = result.failed[1].error
+    assert unknown["ename"] == "UnknownTownship" and "不存在乡" in unknown["evalue"]
+
+
+def test_batch_passes_the_cached_summary_to_notebooks(batch):
+    out, _ = batch
+    nb = nbformat.read(out / PERIOD / "青河镇.ipynb", as_version=4)
+    got = _received(nb)
+    assert got["township"] == "青河镇" and got["period"] == PERIOD
+    assert Path(got["summary_path"]) == out / PERIOD / "_data" / "summary.csv"
+    params = nb.metadata.papermill.parameters
+    assert set(params) == {"township", "period", "raw_dir", "processed_dir", "plan_path",
+                           "summary_path", "trend_path"}
+    county = nbformat.read(out / PERIOD / "county.ipynb", as_version=4)
+    assert "township" not in county.metadata.papermill.parameters
+
+
+def test_batch_manifest(batch, processed):
+    out, result = batch
+    manifest = json.loads((out / PERIOD / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["status"] == "failed" and manifest["failed"] == ["阿热勒乡", "不存在乡"]
+    assert manifest["parameters"]["townships"] == PICKED
+    assert manifest["parameters"]["period"] == PERIOD and manifest["parameters"]["jobs"] == 2
+    rows = {n["area"]: n for n in manifest["notebooks"]}
+    crash = rows["阿热勒乡"]
+    assert crash["status"] == "failed" and crash["html"] == "阿热勒乡.html"
+    assert (crash["error"]["cell_index"], crash["error"]["ename"], crash["error"]["evalue"]) == (
+        5, "ValueError", "bad data for 阿热勒乡")
+    assert rows["不存在乡"]["html"] is None
+    assert rows["青河镇"]["duration"] > 0 and rows["青河镇"]["start"].startswith("20")
+    inputs = manifest["inputs"]
+    assert inputs["processed"][PERIOD]["files"]["validation.json"] == sha256_file(
+        processed / PERIOD / "validation.json")
+    assert inputs["processed"][PERIOD]["raw_inputs"]  # the raw hashes prepare recorded
+    assert inputs["plan"]["sha256"] == sha256_file(inputs["plan"]["path"])
+    assert inputs["notebooks"] == {str(REPORT_NB): sha256_file(REPORT_NB)}
+    assert manifest["packages"]["papermill"] == papermill.__version__
+    assert manifest["packages"]["pandas"] == pd.__version__
+
+
+def test_batch_summary_files(batch, processed):
+    out, result = batch
+    folder = out / PERIOD
+    users = pd.read_csv(folder / "summary.csv", encoding="utf-8-sig", dtype={"period": str})
+    assert tuple(users.columns) == USER_COLUMNS
+    assert list(dict.fromkeys(users["area"])) == ["青河县", "青河镇", "阿热勒乡"]
+    assert set(users["verdict_zh"]) <= {"达标", "未达标", "尚无定论", "未到期", "无数据"}
+    # the users' rows are the cached period summary, restricted to the areas run
+    cached = read_summary(folder / "_data" / "summary.csv")
+    cached = cached[cached["area"].isin(users["area"])].reset_index(drop=True)
+    pd.testing.assert_series_equal(users["estimate"], cached["estimate"])
+    assert (users["indicator"] == cached["indicator"]).all()
+    xlsx = pd.read_excel(folder / "summary.xlsx", dtype={"period": str})
+    pd.testing.assert_frame_equal(xlsx, users, check_dtype=False)
+
+
+def test_batch_index_page(batch):
+    out, _ = batch
+    page = (out / PERIOD / "index.html").read_text(encoding="utf-8")
+    assert external_links(page) == [] and "<script" not in page
+    for href in ("county.html", quote("青河镇.html"), quote("阿热勒乡.html")):
+        assert f'href="{href}"' in page
+    assert "bad data for 阿热勒乡" in page and "UnknownTownship" in page
+    assert "达标" in page and "尚无定论" in page
+
+
+def test_batch_rerun_is_idempotent(batch, processed):
+    out, _ = batch
+    folder = out / PERIOD
+    keep = ["county.ipynb", "county.html", "青河镇.ipynb", "青河镇.html", "阿热勒乡.ipynb",
+            "阿热勒乡.html", "index.html", "summary.csv", "_data/summary.csv",
+            "_data/trends.csv"]
+    before = {name: (folder / name).read_bytes() for name in keep}
+    (folder / ".index.html.x1.tmp").write_text("left by a killed run", encoding="utf-8")
+    _batch(out, processed)
+    assert {name: (folder / name).read_bytes() for name in keep} == before
+    assert not list(folder.rglob(".*.tmp"))
+
+
+def test_batch_without_prepared_data_fails_early(tmp_path):
+    with pytest.raises(ReportError, match=r"pingan-eval prepare --period 2026-11"):
+        run_batch(PERIOD, out_dir=tmp_path, processed_dir=tmp_path / "none", progress=False)
+    assert not (tmp_path / PERIOD).exists()
+
+
+def test_cli_batch_with_the_report_notebooks(processed, tmp_path, capsys):
+    code = main(["batch", "--period", PERIOD, "--townships", "塔克什肯镇,不存在乡",
+                 "--jobs", "2", "--out", str(tmp_path), "--processed", str(processed)])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert str(tmp_path / PERIOD / "index.html") in captured.out
+    assert "不存在乡" in captured.err and "UnknownTownship" in captured.err
+    manifest = json.loads((tmp_path / PERIOD / "manifest.json").read_text(encoding="utf-8"))
+    status = {n["area"]: n["status"] for n in manifest["notebooks"]}
+    assert status == {"青河县": "ok", "塔克什肯镇": "ok", "不存在乡": "failed"}
+    page = (tmp_path / PERIOD / "塔克什肯镇.html").read_text(encoding="utf-8")
+    assert "塔克什肯镇" in page and external_links(page) == []
+    assert re.search(r'src="data:image/png;base64,', page)
