@@ -28,6 +28,7 @@ __all__ = [
     "DEFECT_RULES",
     "PROCEDURE_COLUMNS",
     "REGISTER_COLUMNS",
+    "WINDOW_STATUSES",
     "DefectRule",
     "load_registers",
     "naming_rates",
@@ -708,5 +709,5 @@ def structural_targets(register: pd.DataFrame, eligible: pd.DataFrame,
     cols = ["code", "name_zh", "measure", "numerator", "denominator", "rate", "value",
             "target", "baseline", "due", "verdict"]
     out = pd.DataFrame(rows, columns=cols)
-    out["due"] = pd.to_datetime(out["due"])
+    out["due"] = pd.to_datetime(out["due"]).astype("datetime64[ns]")
     return out

@@ -320,7 +320,7 @@ def _frame(entries: tuple[Target, ...] | list[Target], cols: list[str]) -> pd.Da
     out = pd.DataFrame(data, columns=cols)
     for c in ("window_start", "window_end"):
         if c in out:
-            out[c] = pd.to_datetime(out[c])
+            out[c] = pd.to_datetime(out[c]).astype("datetime64[ns]")
     for c in ("threshold", "baseline"):
         if c in out:
             out[c] = out[c].astype("float64")
