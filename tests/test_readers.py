@@ -30,7 +30,7 @@ def test_csv_round_trip_in_every_encoding(tmp_path: Path, encoding, detected, ne
     path = tmp_path / "t.csv"
     path.write_bytes(TEXT.replace("\n", newline).encode(encoding))
     t = read_table(path, required=["village"])
-    assert t.attrs["encoding"] == detected
+    assert t.attrs["encoding"] == detected and t.attrs["blank_rows"] == []
     assert list(t.columns) == ["township", "village", "age"]  # no BOM left in the header
     assert t.to_dict("index") == {2: {"township": "青河镇", "village": "团结社区", "age": "35"},
                                   3: {"township": "阿热勒乡", "village": "喀让格托海村",
@@ -66,7 +66,7 @@ def test_xlsx_round_trip(tmp_path: Path):
     wb.create_sheet("second").append(["ignored"])
     wb.save(tmp_path / "w.xlsx")
     t = read_table(tmp_path / "w.xlsx", required=["age"])
-    assert t.attrs["encoding"] == "xlsx"
+    assert t.attrs["encoding"] == "xlsx" and t.attrs["blank_rows"] == [3]
     assert t.to_dict("index") == {
         2: {"respondent_id": "r1", "age": "35", "interview_date": "2026-11-03",
             "weight": "2.5", "note": ""},

@@ -132,6 +132,7 @@ def test_too_many_cells_and_row_numbers_after_blank_and_multiline_rows(tmp_path:
     assert found(p) == {(4, "_extra_cells", "1 extra cells", "too_many_cells")}
     wave = read_table(path)
     assert list(wave.index[:5]) == [2, 4, 5, 6, 8]
+    assert wave.attrs["blank_rows"] == [3]
     assert wave.loc[6, "respondent_id"] == "x\ny"
 
 

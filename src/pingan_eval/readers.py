@@ -71,8 +71,8 @@ def detect_encoding(data: bytes) -> str:
     return "utf-8"
 
 
-def _csv_records(path: Path) -> tuple[list[str], list[list[str]], list[int], str]:
-    """Header, records, their start line numbers and the encoding of a CSV file."""
+def _csv_records(path: Path) -> tuple[list[str], list[list[str]], list[int], list[int], str]:
+    """Header, records, their start lines, blank lines after the header, the encoding."""
     data = path.read_bytes()
     try:
         encoding = detect_encoding(data)
@@ -85,12 +85,15 @@ def _csv_records(path: Path) -> tuple[list[str], list[list[str]], list[int], str
     header: list[str] | None = None
     records: list[list[str]] = []
     lines: list[int] = []
+    blank: list[int] = []
     try:
         last = 0
         for rec in reader:
             start, last = last + 1, reader.line_num
             if not rec or all(not cell.strip() for cell in rec):
-                continue  # blank line: spreadsheets skip it too, but it still counts as a line
+                if header is not None:  # a blank line still counts in the line numbers
+                    blank.append(start)
+                continue
             if header is None:
                 header = rec
             else:
@@ -100,7 +103,7 @@ def _csv_records(path: Path) -> tuple[list[str], list[list[str]], list[int], str
         raise DataError(f"{path}: unreadable CSV near line {reader.line_num}: {exc}") from None
     if header is None:
         raise DataError(f"{path}: unreadable: the file is empty (no header row)")
-    return header, records, lines, encoding
+    return header, records, lines, blank, encoding
 
 
 def _cell_text(value: object) -> str:
@@ -118,8 +121,8 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
-def _xlsx_records(path: Path) -> tuple[list[str], list[list[str]], list[int], str]:
-    """Header, records and sheet row numbers of the first sheet of an XLSX workbook."""
+def _xlsx_records(path: Path) -> tuple[list[str], list[list[str]], list[int], list[int], str]:
+    """Header, records, their sheet rows and blank rows after the header (first sheet)."""
     from openpyxl import load_workbook
 
     try:
@@ -131,9 +134,12 @@ def _xlsx_records(path: Path) -> tuple[list[str], list[list[str]], list[int], st
         header: list[str] | None = None
         records: list[list[str]] = []
         lines: list[int] = []
+        blank: list[int] = []
         for rownum, values in enumerate(ws.iter_rows(values_only=True), start=1):
             rec = [_cell_text(v) for v in values]
             if all(not cell.strip() for cell in rec):
+                if header is not None:
+                    blank.append(rownum)
                 continue
             if header is None:
                 header = rec
@@ -144,7 +150,7 @@ def _xlsx_records(path: Path) -> tuple[list[str], list[list[str]], list[int], st
         wb.close()
     if header is None:
         raise DataError(f"{path}: unreadable: the first sheet is empty (no header row)")
-    return header, records, lines, "xlsx"
+    return header, records, lines, blank, "xlsx"
 
 
 def read_table(path: str | os.PathLike, required: Iterable[str] = ()) -> pd.DataFrame:
@@ -166,7 +172,8 @@ def read_table(path: str | os.PathLike, required: Iterable[str] = ()) -> pd.Data
         (header = 1). Trailing empty header cells are dropped. A record with more cells
         than the header keeps the surplus in the ``_extra_cells`` column (joined by
         ``,``); it is empty for well-formed rows and only present when some row needs it.
-        ``df.attrs`` holds ``source`` (the path) and ``encoding``.
+        ``df.attrs`` holds ``source`` (the path), ``encoding`` and ``blank_rows`` (row
+        numbers of empty rows between data rows: skipped, they hold no respondent).
 
     Raises
     ------
@@ -188,9 +195,9 @@ def read_table(path: str | os.PathLike, required: Iterable[str] = ()) -> pd.Data
         raise DataError(f"{path}: file not found")
     try:
         if path.suffix.lower() == ".xlsx":
-            header, records, lines, encoding = _xlsx_records(path)
+            header, records, lines, blank, encoding = _xlsx_records(path)
         else:
-            header, records, lines, encoding = _csv_records(path)
+            header, records, lines, blank, encoding = _csv_records(path)
     except OSError as exc:
         raise DataError(f"{path}: unreadable: {exc.strerror or exc}") from None
     header = [h.strip() for h in header]
@@ -212,7 +219,9 @@ def read_table(path: str | os.PathLike, required: Iterable[str] = ()) -> pd.Data
     extra = [",".join(rec[width:]) if len(rec) > width else "" for rec in records]
     if any(extra):
         df["_extra_cells"] = extra
-    df.attrs.update(source=str(path), encoding=encoding)
+    # blank rows between data rows are reported; trailing ones (formatting) are not
+    blank_rows = [b for b in blank if lines and b < lines[-1]]
+    df.attrs.update(source=str(path), encoding=encoding, blank_rows=blank_rows)
     return df
 
 

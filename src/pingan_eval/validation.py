@@ -270,6 +270,10 @@ def report_markdown(report: Mapping[str, Any], max_problems: int = 200) -> str:
         f"{c['rejected']} ({100 * c['rejected_share']:.2f}%)",
         f"- 核对 Check: kept + rejected = read: {c['kept'] + c['rejected'] == c['read']}",
         f"- 剔除上限 Rejection threshold: {100 * report['max_rejected']:.2f}%",
+        f"- 空行 Blank rows skipped (no data): {len(report.get('blank_rows', []))}"
+        + (f" (rows {', '.join(map(str, report['blank_rows'][:20]))}"
+           f"{' …' if len(report['blank_rows']) > 20 else ''})" if report.get("blank_rows")
+           else ""),
         f"- 调查文件 Survey file: `{report['survey_file']}` (编码 encoding: "
         f"{report['encoding']})",
         "- 行号 Row numbers: 与电子表格所见一致（表头为第1行）; as a spreadsheet shows them, "
