@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pingan_eval.cells import (
     DEFECT_RULES,
@@ -383,3 +385,43 @@ def test_sample_structural_targets(sample):
         fam["named"].sum() / fam["eligible"].sum())
     assert out.loc["family_creation", "baseline"] == 0.916
     assert set(out["verdict"]) <= {"met", "not_met", "undecided"}
+
+
+def test_an_empty_register_names_nothing():
+    reg = register(unit("S1")).iloc[:0]
+    row = one(naming_rates(reg, eligible((TOWN, "shop", 3)), as_of="2026-05-01"))
+    assert (row["named"], row["rate"], row["verdict"], row["window_status"]) == (
+        0, 0.0, "not_met", "overdue")
+    assert procedure_defects(reg, eligible((TOWN, "shop", 3))).empty
+
+
+_DAYS = [f"2026-{m:02d}-{d:02d}" for m in (2, 3, 4, 5, 6) for d in (1, 15, 28)]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["shop", "family"]), st.sampled_from(_DAYS),
+                          st.sampled_from(["", *_DAYS]), st.sampled_from(["", *_DAYS]),
+                          st.sampled_from(["township", "village", ""]),
+                          st.integers(0, 3), st.integers(0, 3)),
+                min_size=1, max_size=12),
+       st.integers(0, 6), st.sampled_from(_DAYS))
+def test_invariants_on_random_registers(rows, n_eligible, as_of):
+    reg = register(*(unit(f"U{i}", cat, applied_on=applied, named_on=named,
+                          revoked_on=revoked, named_by=by, adults=adults,
+                          adults_signed=signed)
+                     for i, (cat, applied, named, revoked, by, adults, signed)
+                     in enumerate(rows)))
+    elig = eligible((TOWN, "shop", n_eligible), (TOWN, "family", n_eligible))
+    rates = naming_rates(reg, elig, as_of=as_of)
+    defects = procedure_defects(reg, elig, as_of=as_of)
+    day = pd.Timestamp(as_of)
+    named = pd.to_datetime(reg["named_on"].replace("", None))
+    revoked = pd.to_datetime(reg["revoked_on"].replace("", None))
+    held = reg[(named <= day) & ~(revoked <= day)]
+    for _, r in rates.iterrows():
+        mine = held[held["category"] == r["category"]]
+        flawed = set(defects["unit_id"]) & set(mine["unit_id"])
+        assert r["named"] + r["defective"] == len(mine)
+        assert r["defective"] == len(flawed)
+        assert 0 <= r["named"] <= r["eligible"]
+        assert 0.0 <= r["rate"] <= 1.0
