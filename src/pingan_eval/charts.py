@@ -4,15 +4,16 @@ Every function takes a table the library already computed (it computes no statis
 returns a :class:`matplotlib.figure.Figure` with Chinese titles and axes, and is
 deterministic: the same table gives the same picture. Verdict colours are the
 Okabe-Ito colour-blind-safe palette, doubled by marker shape; estimates flagged
-``review`` are drawn hollow with a dotted interval (bars: hatched), those flagged
+``review`` are drawn hollow with a dotted interval, those flagged
 ``suppress`` are not drawn but labelled "数据不足，不予显示" in their place (NCHS
 presentation standards: never silently). Figures are made outside pyplot (no global
-figure registry to leak in a batch run): show one with IPython's ``display(fig)`` or
-write it with ``fig.savefig(path)``.
+figure registry to leak in a batch run): show one in a notebook with
+``display(image(fig))`` or write it with ``fig.savefig(path)``.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 
 import numpy as np
@@ -31,6 +32,8 @@ __all__ = [
     "VERDICT_STYLE",
     "breakdown_plot",
     "forest_plot",
+    "image",
+    "png_bytes",
     "naming_heatmap",
     "trend_plot",
 ]
@@ -42,13 +45,39 @@ VERDICT_STYLE: dict[str, dict[str, str]] = {
     "undecided": {"color": "#E69F00", "marker": "D"},
 }
 #: How a flagged estimate is drawn.
-FLAG_STYLE: dict[str, str] = {"color": "#8C8C8C", "hatch": "///"}
-_BAR = "#56B4E9"
-_BAR_PALE = "#CFE8F7"
-_BAR_EDGE = "#2F7FB5"
+FLAG_STYLE: dict[str, str] = {"color": "#8C8C8C"}
+_BAR_EDGE = "#0072B2"
 _TARGET = {"color": "#333333", "linestyle": "--", "linewidth": 1.0}
+_TARGET_TREND = {"color": "#000000", "linestyle": "-", "linewidth": 0.9}
+_COUNTY_TREND = {"color": "#7F7F7F", "linestyle": (0, (4, 2)), "linewidth": 1.3}
 _HIGHLIGHT = "#FFF3C4"
 _DPI = 90
+
+
+def png_bytes(fig: Figure, dpi: float = _DPI) -> bytes:
+    """The figure as PNG bytes, without the software-version metadata (same bytes per run).
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> png_bytes(Figure(figsize=(1, 1)))[:4]
+    b'\\x89PNG'
+    """
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def image(fig: Figure, dpi: float = _DPI):
+    """The figure as an :class:`IPython.display.Image` for ``display()`` in a notebook.
+
+    A pyplot-free figure has no notebook representation of its own; this one is a PNG
+    (embedded as is in the exported HTML report) whose text form carries no memory
+    address, so notebook outputs stay the same from run to run.
+    """
+    from IPython.display import Image
+
+    return Image(data=png_bytes(fig, dpi), format="png")
 
 
 def _pct(x: float) -> str:
@@ -68,7 +97,7 @@ def _limits(low: pd.Series, target: float, floor: float = 0.0) -> tuple[float, f
     """x (or y) limits from the lowest interval bound and the target, in steps of 5 %."""
     lows = low[np.isfinite(low)]
     lo = min(lows.min() if len(lows) else target, target)
-    return max(floor, np.floor(lo * 20 - 0.5) / 20), 1.005
+    return max(floor, np.floor(lo * 20 - 0.5) / 20), 1.012
 
 
 def _indicator_order(table: pd.DataFrame, indicators: Sequence[str] | None) -> list[str]:
@@ -156,7 +185,9 @@ def forest_plot(summary: pd.DataFrame, area: str, *, period: str | None = None,
     for tick in ax0.get_yticklabels():
         if tick.get_text() == area:
             tick.set_fontweight("bold")
-    fig.suptitle(f"{area}与全县、其他乡镇比较：估计值及95%置信区间（{period}）", fontsize=12)
+    is_county = (survey.loc[survey["area"] == area, "area_level"] == "county").any()
+    heading = f"{area}与各乡镇" if is_county else f"{area}与全县、其他乡镇"
+    fig.suptitle(f"{heading}比较：估计值及95%置信区间（{period}）", fontsize=12)
     fig.legend(handles=_legend_handles(survey[survey["indicator"].isin(codes)],
                                        float(survey["target"].iloc[0])),
                loc="lower center", ncol=6, frameon=False, fontsize=9)
@@ -251,10 +282,9 @@ def trend_plot(trend: pd.DataFrame, area: str, *, county: str | None = None,
             ax.text(i, lo + 0.01, "×", ha="center", va="bottom", color=FLAG_STYLE["color"])
         if county is not None:
             c = trend[(trend["area"] == county) & (trend["indicator"] == code)]
-            ax.plot([x[p] for p in c["period"].astype(str)], c["estimate"],
-                    color="#555555", linestyle=(0, (4, 2)), linewidth=1.2)
+            ax.plot([x[p] for p in c["period"].astype(str)], c["estimate"], **_COUNTY_TREND)
         target = trend.loc[trend["indicator"] == code, "target"]
-        ax.axhline(float(target.iloc[0]), **_TARGET)
+        ax.axhline(float(target.iloc[0]), **_TARGET_TREND)
         ax.set_title(str(trend.loc[trend["indicator"] == code, "name_zh"].iloc[0]),
                      fontsize=11)
         ax.set_ylim(lo, hi)
@@ -270,10 +300,9 @@ def trend_plot(trend: pd.DataFrame, area: str, *, county: str | None = None,
     handles = [Line2D([], [], color=VERDICT_STYLE["met"]["color"], marker="o",
                       markersize=4, linewidth=1.8, label=f"{area}估计值"),
                Patch(color=VERDICT_STYLE["met"]["color"], alpha=0.18, label="95%置信区间"),
-               Line2D([], [], label="目标", **_TARGET)]
+               Line2D([], [], label="目标", **_TARGET_TREND)]
     if county is not None:
-        handles.insert(2, Line2D([], [], color="#555555", linestyle=(0, (4, 2)),
-                                 label=f"{county}（全县）"))
+        handles.insert(2, Line2D([], [], label=f"{county}（全县）", **_COUNTY_TREND))
     if (trend.loc[trend["area"] == area, "flag"] == "review").any():
         handles.append(Line2D([], [], linestyle="", marker="o", markerfacecolor="white",
                               color=VERDICT_STYLE["met"]["color"],
@@ -291,7 +320,7 @@ def trend_plot(trend: pd.DataFrame, area: str, *, county: str | None = None,
 
 def breakdown_plot(table: pd.DataFrame, *, title: str,
                    indicators: Sequence[str] | None = None) -> Figure:
-    """Bars with 95 % interval whiskers for the groups of one breakdown.
+    """Estimates with 95 % interval whiskers for the groups of one breakdown.
 
     Parameters
     ----------
@@ -306,9 +335,12 @@ def breakdown_plot(table: pd.DataFrame, *, title: str,
     Returns
     -------
     matplotlib.figure.Figure
-        One panel per indicator, one bar per group (table order), the target as a
-        dashed line. ``review`` bars are pale and hatched; ``suppress`` groups keep
-        their row, with "数据不足，不予显示" instead of a bar.
+        One panel per indicator, one row per group (table order): a point at the
+        estimate with its interval as whiskers, the target as a dashed line. The axis
+        starts near the lowest interval bound (not at 0: the estimates sit close to
+        100 %, and bars from 0 would hide every difference). ``review`` estimates are
+        hollow with dotted whiskers; ``suppress`` groups keep their row, with
+        "数据不足，不予显示" instead of a point.
 
     Examples
     --------
@@ -318,44 +350,48 @@ def breakdown_plot(table: pd.DataFrame, *, title: str,
     ...     "ci_low": [0.95, float("nan")], "ci_high": [0.98, float("nan")],
     ...     "target": 0.95, "flag": ["ok", "suppress"]})
     >>> fig = breakdown_plot(t, title="青河镇：按性别")
-    >>> any(t.get_text() == "数据不足，不予显示" for t in fig.axes[0].texts)
+    >>> any(t.get_text() == " 数据不足，不予显示" for t in fig.axes[0].texts)
     True
     """
     codes = _indicator_order(table, indicators)
     if not codes:
         raise ValueError("breakdown_plot: the table is empty")
     levels = list(dict.fromkeys(table["level"].astype(str)))
-    fig, axes = _new_figure(1, len(codes), 2.2 * len(codes) + 1.4, 0.34 * len(levels) + 1.7,
+    fig, axes = _new_figure(1, len(codes), 2.2 * len(codes) + 1.4, 0.36 * len(levels) + 1.8,
                             sharey=True, sharex=True)
     y = {lv: i for i, lv in enumerate(levels)}
+    shown = table[table["flag"] != "suppress"]
+    lo, hi = _limits(shown["ci_low"], float(table["target"].min()))
     for ax, code in zip(axes[0], codes, strict=True):
         rows = table[table["indicator"] == code]
         for r in rows.itertuples():
             yy = y[str(r.level)]
             if r.flag == "suppress" or not np.isfinite(r.estimate):
-                ax.text(0.01, yy, labels.SUPPRESSED, va="center", ha="left", fontsize=7,
+                ax.text(lo, yy, " " + labels.SUPPRESSED, va="center", ha="left", fontsize=7,
                         color=FLAG_STYLE["color"])
                 continue
             review = r.flag == "review"
-            ax.barh(yy, r.estimate, height=0.62,
-                    color=_BAR_PALE if review else _BAR,
-                    edgecolor=_BAR_EDGE if review else "none",
-                    hatch=FLAG_STYLE["hatch"] if review else None, linewidth=0.6)
-            ax.errorbar(r.estimate, yy, xerr=[[r.estimate - r.ci_low], [r.ci_high - r.estimate]],
-                        fmt="none", ecolor="#222222", elinewidth=1, capsize=2.5)
+            bars = ax.errorbar(r.estimate, yy,
+                               xerr=[[r.estimate - r.ci_low], [r.ci_high - r.estimate]],
+                               fmt="o", color=_BAR_EDGE, markersize=6, capsize=3,
+                               elinewidth=1.4, markerfacecolor="white" if review else _BAR_EDGE)
+            if review:
+                bars.lines[2][0].set_linestyle(":")
         ax.axvline(float(rows["target"].iloc[0]), **_TARGET)
         ax.set_title(str(rows["name_zh"].iloc[0]), fontsize=11)
-        ax.set_xlim(0, 1.0)
+        ax.set_xlim(lo, hi)
         ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-        ax.set_xticks([0, 0.5, 1.0])
         ax.tick_params(labelsize=8)
+        ax.grid(axis="x", color="#E5E5E5")
     axes[0][0].set_yticks(range(len(levels)), levels)
     axes[0][0].set_ylim(len(levels) - 0.5, -0.5)
-    handles = [Patch(color=_BAR, label="估计值（误差线为95%置信区间）"),
+    handles = [Line2D([0, 1], [0, 0], color=_BAR_EDGE, marker="o", markersize=6,
+                      label="估计值与95%置信区间"),
                Line2D([], [], label=f"目标 {float(table['target'].iloc[0]):.0%}", **_TARGET)]
     if (table["flag"] == "review").any():
-        handles.append(Patch(facecolor=_BAR_PALE, edgecolor=_BAR_EDGE,
-                             hatch=FLAG_STYLE["hatch"], label=f"斜线：{labels.FLAGS['review']}"))
+        handles.append(Line2D([0, 1], [0, 0], color=_BAR_EDGE, marker="o", markersize=6,
+                              markerfacecolor="white", linestyle=":",
+                              label=f"空心、虚线：{labels.FLAGS['review']}"))
     if (table["flag"] == "suppress").any():
         handles.append(Line2D([], [], linestyle="",
                               label=f"{labels.SUPPRESSED}：样本过少或区间过宽"))
@@ -380,8 +416,8 @@ def naming_heatmap(summary: pd.DataFrame, *, period: str | None = None) -> Figur
     -------
     matplotlib.figure.Figure
         Rows: townships (table order); columns: categories (table order); cell colour
-        and text: the rate; a vermillion frame marks a rate below its target; "—" a
-        category with no eligible units.
+        (80 % and below: the darkest) and text: the rate; a vermillion frame marks a
+        rate below its target; "—" a category with no eligible units.
 
     Examples
     --------
@@ -410,8 +446,7 @@ def naming_heatmap(summary: pd.DataFrame, *, period: str | None = None) -> Figur
     fig, axes = _new_figure(1, 1, 0.78 * len(cats) + 2.4, 0.5 * len(towns) + 2.6)
     ax = axes[0][0]
     values = grid.to_numpy(dtype=float)
-    finite = values[np.isfinite(values)]
-    vmin = min(0.8, float(finite.min())) if finite.size else 0.8
+    vmin = 0.8  # below 80 % every rate gets the darkest colour; the number says the rest
     cmap = colormaps["cividis"].with_extremes(bad="#EEEEEE")
     image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=vmin, vmax=1.0,
                       aspect="auto")
@@ -419,8 +454,8 @@ def naming_heatmap(summary: pd.DataFrame, *, period: str | None = None) -> Figur
         for j in range(len(cats)):
             v = values[i, j]
             dark = np.isfinite(v) and (v - vmin) / (1.0 - vmin) < 0.55
-            ax.text(j, i, _pct(v).replace(".0%", "%") if v == 1 else _pct(v), ha="center",
-                    va="center", fontsize=7.5, color="white" if dark else "black")
+            ax.text(j, i, "100%" if v == 1 else _pct(v), ha="center", va="center",
+                    fontsize=8.5, color="white" if dark else "black")
             if below.iloc[i, j]:
                 ax.add_patch(Rectangle((j - 0.47, i - 0.47), 0.94, 0.94, fill=False,
                                        edgecolor=VERDICT_STYLE["not_met"]["color"],
@@ -428,7 +463,7 @@ def naming_heatmap(summary: pd.DataFrame, *, period: str | None = None) -> Figur
     ax.set_xticks(range(len(cats)), [names[c] for c in cats], rotation=40, ha="right",
                   fontsize=9)
     ax.set_yticks(range(len(towns)), towns, fontsize=9)
-    colorbar = fig.colorbar(image, ax=ax, fraction=0.03, pad=0.02)
+    colorbar = fig.colorbar(image, ax=ax, fraction=0.03, pad=0.02, extend="min")
     colorbar.ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.set_title(f"各乡镇平安细胞命名率（截至{period}；红框：低于目标，—：无应创建单位）",
                  fontsize=11)

@@ -41,6 +41,7 @@ __all__ = [
     "BREAKDOWN_BY",
     "ReportInputs",
     "breakdowns",
+    "breakdown_note",
     "breakdown_table",
     "change_table",
     "comparison_table",
@@ -50,9 +51,11 @@ __all__ = [
     "headline_table",
     "load_inputs",
     "methods_table",
+    "period_zh",
     "provenance_table",
     "register_table",
     "style",
+    "task_detail",
 ]
 
 #: Breakdown variables of a township report, in display order.
@@ -64,6 +67,7 @@ LEVEL_ORDER: dict[str, tuple[str, ...]] = {
     "ethnicity": ("哈萨克族", "汉族", "回族", "蒙古族", "其他"),
 }
 _DASH = "—"
+_N = "样本量/单位数"
 _VERDICT_BG = {"达标": "#D6EAF8", "未达标": "#FADBD8", "尚无定论": "#FDEBD0"}
 _PACKAGES = ("pingan-eval", "numpy", "pandas", "scipy", "matplotlib", "papermill",
              "nbconvert")
@@ -167,15 +171,22 @@ def _fmt_value(x: float, measure: str) -> str:
 
 def _fmt_target(x: float, measure: str, comparison: str = ">=") -> str:
     sign = {">=": "≥", ">": ">", "<=": "≤", "<": "<", "==": "="}.get(comparison, comparison)
-    return f"{sign}{_fmt_value(x, measure)}" if np.isfinite(x) else _DASH
+    if not np.isfinite(x):
+        return _DASH
+    whole = measure != "count" and float(100 * x).is_integer()
+    return sign + (fmt_pct(x, 0) if whole else _fmt_value(x, measure))
 
 
-def _measure(plan: Plan, code: str) -> tuple[str, str]:
+def _measure(plan: Plan, code: str, source: str = "") -> tuple[str, str]:
+    """How to print a summary row's value: ``count`` or ``rate``, and the comparison.
+
+    Task rows of the summary are completion shares whatever the task's own measure.
+    """
     try:
         t = plan.target(code)
     except ValueError:
         return "rate", ">="
-    return t.measure, t.comparison
+    return ("rate" if source == "task" else t.measure), t.comparison
 
 
 def headline_table(summary: pd.DataFrame, area: str, *,
@@ -195,8 +206,10 @@ def headline_table(summary: pd.DataFrame, area: str, *,
     -------
     pandas.DataFrame
         One row per indicator of ``area`` in summary order, columns 指标, 数据来源,
-        估计值, 95%置信区间, 目标, 结论, 可靠性, 样本量 (all text). Register rows have
-        no interval ("—", they are complete counts); a suppressed estimate reads "—".
+        估计值, 95%置信区间, 目标, 结论, 可靠性 (the flag, with its reasons unless ok),
+        样本量/单位数 (respondents with an answer; for registers the eligible units or
+        the denominator), all text. Register rows have no interval ("—", they are
+        complete counts); a suppressed estimate reads "—".
 
     Raises
     ------
@@ -221,7 +234,7 @@ def headline_table(summary: pd.DataFrame, area: str, *,
     rows = _area_rows(summary, area)
     out = []
     for r in rows.itertuples():
-        measure, comparison = _measure(plan, r.indicator)
+        measure, comparison = _measure(plan, r.indicator, r.source)
         hidden = r.flag == "suppress"
         out.append({
             "指标": r.name_zh,
@@ -231,10 +244,10 @@ def headline_table(summary: pd.DataFrame, area: str, *,
             "目标": _fmt_target(r.target, measure, comparison),
             "结论": labels.zh("verdict", r.verdict),
             "可靠性": _flag_text(r.flag, r.flag_reason),
-            "样本量": _DASH if not np.isfinite(r.n) else f"{r.n:.0f}",
+            _N: _DASH if not np.isfinite(r.n) else f"{r.n:.0f}",
         })
     return pd.DataFrame(out, columns=["指标", "数据来源", "估计值", "95%置信区间", "目标",
-                                      "结论", "可靠性", "样本量"])
+                                      "结论", "可靠性", _N])
 
 
 def _flag_text(flag: str, reason: object) -> str:
@@ -257,7 +270,14 @@ def _names(rows: pd.DataFrame) -> str:
     return "、".join(rows["name_zh"].astype(str))
 
 
-def _period_zh(period: str) -> str:
+def period_zh(period: str) -> str:
+    """``YYYY-MM`` in Chinese.
+
+    Examples
+    --------
+    >>> period_zh("2026-11")
+    '2026年11月'
+    """
     p = pd.Period(period, freq="M")
     return f"{p.year}年{p.month}月"
 
@@ -303,7 +323,7 @@ def headline_paragraph(summary: pd.DataFrame, area: str) -> str:
             hit = survey[survey["verdict"] == verdict]
             if len(hit):
                 said.append(f"**{_names(hit)}{labels.zh('verdict', verdict)}**（{why}）")
-        text = (f"**{_period_zh(period)}，{area}**居民抽样调查的{len(survey)}项指标中："
+        text = (f"**{period_zh(period)}，{area}**居民抽样调查的{len(survey)}项指标中："
                 + "；".join(said) + "。")
         for flag, what in (("review", "需谨慎解读"), ("suppress", "估计值不予显示")):
             hit = survey[survey["flag"] == flag]
@@ -326,7 +346,8 @@ def headline_paragraph(summary: pd.DataFrame, area: str) -> str:
     return "\n\n".join(parts)
 
 
-def style(table: pd.DataFrame, *, uuid: str, caption: str | None = None) -> Styler:
+def style(table: pd.DataFrame, *, uuid: str, caption: str | None = None,
+          align: str = "center") -> Styler:
     """A deterministic Styler: no index, verdict colours, suppressed rows in grey.
 
     Parameters
@@ -338,6 +359,8 @@ def style(table: pd.DataFrame, *, uuid: str, caption: str | None = None) -> Styl
         is the same on every run.
     caption : str, optional
         Table caption.
+    align : str
+        CSS ``text-align`` of the cells (``"left"`` for tables of long text).
 
     Examples
     --------
@@ -360,7 +383,7 @@ def style(table: pd.DataFrame, *, uuid: str, caption: str | None = None) -> Styl
     return styler.set_table_styles([
         {"selector": "th", "props": "text-align: center; background-color: #F2F2F2;"
                                     " padding: 4px 8px;"},
-        {"selector": "td", "props": "text-align: center; padding: 3px 8px;"},
+        {"selector": "td", "props": f"text-align: {align}; padding: 3px 8px;"},
         {"selector": "caption", "props": "caption-side: top; font-weight: bold;"
                                          " text-align: left; padding: 4px 0;"},
     ])
@@ -402,10 +425,12 @@ def comparison_table(summary: pd.DataFrame, *, source: str = "survey",
             text = "数据不足"
         else:
             star = "*" if r.flag == "review" else ""
-            value = _fmt_value(r.estimate, _measure(plan, r.indicator)[0])
+            value = _fmt_value(r.estimate, _measure(plan, r.indicator, r.source)[0])
             text = f"{value}{star}（{labels.zh('verdict', r.verdict)}）"
         cells.append((r.area, r.name_zh, text))
     table = pd.DataFrame(cells, columns=["地区", "指标", "值"])
+    if table.empty:
+        return pd.DataFrame(columns=["地区"])
     wide = table.pivot(index="地区", columns="指标", values="值")
     wide = wide.reindex(index=list(dict.fromkeys(table["地区"])),
                         columns=list(dict.fromkeys(table["指标"]))).fillna(_DASH)
@@ -422,7 +447,51 @@ def register_table(summary: pd.DataFrame, area: str, *,
     """
     table = headline_table(summary[summary["source"] != "survey"], area, plan=plan)
     return table.drop(columns=["95%置信区间", "可靠性"]).rename(
-        columns={"样本量": "应创建/应完成数"})
+        columns={_N: "应创建/应完成数"})
+
+
+def task_detail(area: str, period: str, *,
+                raw_dir: str | os.PathLike = paths.SAMPLE_RAW_DIR,
+                plan: Plan | str | os.PathLike | None = None,
+                only_open: bool = True) -> pd.DataFrame:
+    """The campaign-task log rows of ``area`` (per village, month or township), in Chinese.
+
+    Parameters
+    ----------
+    area : str
+        A township, or the county (its month-by-month tasks).
+    period : str
+        ``YYYY-MM``: the tasks are judged on its last day, as in the summary.
+    raw_dir : path
+        Dataset folder with ``tasks/``.
+    plan : Plan, path or None
+        ``None`` reads the shipped plan.
+    only_open : bool
+        Keep only rows not (yet) met: what is left to do.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns 任务, 村(社区)/月份, 要求, 完成, 截止日期, 结论, from
+        :func:`pingan_eval.tasks.task_completion`, in its order.
+    """
+    from .tasks import task_completion
+
+    plan = resolve_plan(plan)
+    as_of = pd.Period(period, freq="M").end_time.normalize()
+    done = task_completion(raw_dir, plan=plan, as_of=as_of)
+    rows = done[done["township"].replace("", plan.county) == area]
+    if only_open:
+        rows = rows[rows["verdict"] != "met"]
+    out = pd.DataFrame({
+        "任务": rows["name_zh"],
+        "村(社区)/月份": (rows["village"] + rows["month"]).replace("", _DASH),
+        "要求": [_DASH if not np.isfinite(v) else f"{v:g}" for v in rows["required"]],
+        "完成": [_DASH if not np.isfinite(v) else f"{v:g}" for v in rows["achieved"]],
+        "截止日期": pd.to_datetime(rows["due"]).dt.strftime("%Y-%m-%d"),
+        "结论": [labels.zh("verdict", v) for v in rows["verdict"]],
+    })
+    return out.reset_index(drop=True)
 
 
 def breakdowns(design, area: str, *, plan: Plan | str | os.PathLike | None = None,
@@ -491,7 +560,8 @@ def breakdown_table(table: pd.DataFrame, breakdown: str) -> pd.DataFrame:
     """One breakdown of :func:`breakdowns` as groups x indicators, in Chinese.
 
     Cells read ``estimate（low–high）``; ``review`` cells end in "*"; suppressed cells
-    read "数据不足，不予显示".
+    read "数据不足，不予显示". The last column, 样本量, is the group's largest number of
+    respondents with an answer (the indicators differ by their "don't know" answers).
 
     Examples
     --------
@@ -501,7 +571,7 @@ def breakdown_table(table: pd.DataFrame, breakdown: str) -> pd.DataFrame:
     ...     "ci_low": [0.95, 0.1], "ci_high": [0.98, 0.9], "n": [100, 3],
     ...     "flag": ["ok", "suppress"]})
     >>> breakdown_table(t, "sex").values.tolist()
-    [['男', '97.0%（95.0%–98.0%）'], ['女', '数据不足，不予显示']]
+    [['男', '97.0%（95.0%–98.0%）', '100'], ['女', '数据不足，不予显示', '3']]
     """
     rows = table[table["breakdown"] == breakdown]
     cells = []
@@ -517,7 +587,31 @@ def breakdown_table(table: pd.DataFrame, breakdown: str) -> pd.DataFrame:
     wide = long.pivot(index=head, columns="指标", values="值").reindex(
         index=list(dict.fromkeys(long[head])), columns=list(dict.fromkeys(long["指标"])))
     wide.columns.name = None
+    n = rows.assign(level=rows["level"].astype(str)).groupby("level", sort=False)["n"].max()
+    wide["样本量"] = [f"{v:.0f}" for v in n.reindex(wide.index)]
     return wide.reset_index()
+
+
+def breakdown_note(table: pd.DataFrame, breakdown: str) -> str:
+    """One sentence on what :func:`breakdown_table` hides or marks for ``breakdown``, and why.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"breakdown": "village", "level": ["甲村", "乙村"],
+    ...     "name_zh": "知晓率", "flag": "suppress", "flag_reason": "ci_undefined"})
+    >>> breakdown_note(t, "village")
+    '2个估计不予显示（无法计算置信区间）。'
+    """
+    rows = table[table["breakdown"] == breakdown]
+    parts = []
+    for flag, what in (("suppress", "不予显示"), ("review", "需谨慎解读（表中标*）")):
+        hit = rows[rows["flag"] == flag]
+        if len(hit):
+            codes = dict.fromkeys(c for r in hit["flag_reason"] for c in str(r).split(";") if c)
+            why = "；".join(labels.zh("flag_reason", c) for c in codes)
+            parts.append(f"{len(hit)}个估计{what}（{why}）")
+    return "，".join(parts) + "。" if parts else "全部估计可靠。"
 
 
 def change_table(trend: pd.DataFrame, area: str, period: str) -> pd.DataFrame:
@@ -614,7 +708,7 @@ def methods_table(summary: pd.DataFrame, area: str, *,
                      if np.isfinite(r.deff))
     counts = report.get("counts", {})
     facts = [
-        ("调查月份", _period_zh(period)),
+        ("调查月份", period_zh(period)),
         ("样本量", f"{len(resp)}名受访者，来自{resp['village'].nunique()}个抽中村(社区)"),
         ("户应答率", f"{fmt_pct(responded / selected) if selected else _DASH}"
                      f"（抽中{selected:.0f}户，完成{responded:.0f}户）"),
@@ -636,6 +730,7 @@ def methods_table(summary: pd.DataFrame, area: str, *,
 
 
 def provenance_table(period: str, *,
+                     raw_dir: str | os.PathLike = paths.SAMPLE_RAW_DIR,
                      processed_dir: str | os.PathLike = paths.PROCESSED_DIR) -> pd.DataFrame:
     """Where the numbers come from: input file hashes, package versions, code commit.
 
@@ -645,13 +740,21 @@ def provenance_table(period: str, *,
     Returns
     -------
     pandas.DataFrame
-        Two text columns, 项目 and 内容: one row per input file (SHA-256, from
-        ``validation.json``), the Python and package versions, the git commit.
+        Two text columns, 项目 and 内容: one row per input file (SHA-256: the survey
+        inputs from ``validation.json``, the registers and task logs hashed now), the
+        Python and package versions, the git commit.
     """
+    from .fileio import sha256_file
+
     report = json.loads((Path(processed_dir) / period / "validation.json").read_text(
         encoding="utf-8"))
-    facts = [(f"数据文件 {name}", f"SHA-256 {digest}")
-             for name, digest in sorted(report.get("inputs", {}).items())]
+    hashes = dict(report.get("inputs", {}))
+    for sub in ("registers", "tasks"):
+        folder = Path(raw_dir) / sub
+        if folder.is_dir():
+            hashes.update({f"{sub}/{f.name}": sha256_file(f)
+                           for f in sorted(folder.iterdir()) if f.is_file()})
+    facts = [(f"数据文件 {name}", f"SHA-256 {digest}") for name, digest in sorted(hashes.items())]
     facts.append(("Python", platform.python_version()))
     for pkg in _PACKAGES:
         try:

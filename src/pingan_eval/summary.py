@@ -245,7 +245,7 @@ def _survey_rows(period: str, processed_dir: str | os.PathLike, plan: Plan) -> p
 
 def _register_rows(period: str, raw_dir: Path, plan: Plan) -> list[pd.DataFrame]:
     """Safe-cell, structural and task rows as of the end of ``period``, where data exist."""
-    from . import cells
+    from . import cells, tasks
 
     as_of = pd.Period(period, freq="M").end_time.normalize()
     parts: list[pd.DataFrame] = []
@@ -259,7 +259,35 @@ def _register_rows(period: str, raw_dir: Path, plan: Plan) -> list[pd.DataFrame]
         parts.append(_from_register(structural.assign(
             area=plan.county, indicator=structural["code"], estimate=structural["value"],
             n=structural["denominator"], source="structural"), plan))
+    if (raw_dir / "tasks").is_dir():
+        done = tasks.task_completion(raw_dir, plan=plan, as_of=as_of)
+        parts.append(_from_register(_task_rows(done, plan), plan))
     return [p.assign(period=period) for p in parts]
+
+
+def _task_rows(done: pd.DataFrame, plan: Plan) -> pd.DataFrame:
+    """One row per task x area from :func:`pingan_eval.tasks.task_completion`.
+
+    A task kept once per township gives its completion ``min(achieved / required, 1)``;
+    a task kept per village or per month gives the share of villages (months) that met
+    it. Either way the target is 1 (all done) and the verdict is the worst of the rows:
+    ``not_met`` if any, else ``undecided`` if any, else ``met``. Month tasks without a
+    township are county rows.
+    """
+    rows = []
+    done = done.assign(area=done["township"].replace("", plan.county))
+    for (code, area), g in done.groupby(["code", "area"], sort=False):
+        if len(g) == 1:
+            r = g.iloc[0]
+            value = min(r["achieved"] / r["required"], 1.0) if r["required"] > 0 else np.nan
+            n = r["required"]
+        else:
+            value, n = float((g["verdict"] == "met").mean()), float(len(g))
+        worst = next((v for v in ("not_met", "undecided") if (g["verdict"] == v).any()), "met")
+        rows.append({"area": area, "indicator": code, "estimate": value, "n": n,
+                     "target": 1.0, "verdict": worst, "source": "task"})
+    return pd.DataFrame(rows, columns=["area", "indicator", "estimate", "n", "target",
+                                       "verdict", "source"])
 
 
 def _from_register(table: pd.DataFrame, plan: Plan) -> pd.DataFrame:
