@@ -412,18 +412,25 @@ def test_sample_every_planted_error_is_caught(sample_out: Path):
 
 @needs_sample
 def test_sample_recovers_true_values(sample_out: Path):
-    """95% CIs of the 2026-11 estimates cover the synthetic truth at about the nominal rate."""
+    """95% CIs of the 2026-11 estimates cover the synthetic population's true values.
+
+    With 95% intervals about 1 in 20 may miss, so the checks allow it: at least 4 of the 5
+    county rates and 2 of the 3 county scores, and 85% of the 7 x 8 township estimates.
+    """
     truth = pd.read_csv(SAMPLE / "truth.csv")
     truth = truth[truth["period"] == PERIOD].set_index(["area", "indicator"])["value"]
     d = load_design(PERIOD, sample_out)
-    from pingan_eval.codebook import INDICATORS
+    from pingan_eval.codebook import INDICATORS, SCORED
 
-    county = [d.proportion(i).iloc[0] for i in INDICATORS]
-    covered = [c["ci_low"] <= truth[("青河县", i)] <= c["ci_high"]
-               for c, i in zip(county, INDICATORS, strict=True)]
-    assert sum(covered) >= 4, dict(zip(INDICATORS, county, strict=True))
+    scores = [f"{i}_score" for i in SCORED]
+    county = {i: d.proportion(i).iloc[0] for i in INDICATORS}
+    county.update({s: d.mean(s).iloc[0] for s in scores})
+    covered = {k: c["ci_low"] <= truth[("青河县", k)] <= c["ci_high"] for k, c in county.items()}
+    assert sum(covered[i] for i in INDICATORS) >= 4, covered
+    assert sum(covered[s] for s in scores) >= 2, covered
     hits = []
-    for i in INDICATORS:
-        for _, row in d.proportion(i, by="township").iterrows():
-            hits.append(row["ci_low"] <= truth[(row["township"], i)] <= row["ci_high"])
-    assert len(hits) == 35 and np.mean(hits) >= 0.85, np.mean(hits)
+    for k in [*INDICATORS, *scores]:
+        est = d.proportion(k, by="township") if k in INDICATORS else d.mean(k, by="township")
+        hits += [lo <= truth[(t, k)] <= hi
+                 for t, lo, hi in zip(est["township"], est["ci_low"], est["ci_high"], strict=True)]
+    assert len(hits) == 56 and np.mean(hits) >= 0.85, np.mean(hits)
