@@ -133,6 +133,17 @@ def test_plan_target_is_used():
     assert (row["target"], row["verdict"]) == (0.5, "met")
 
 
+def test_plan_may_be_a_file(tmp_path):
+    text = load_plan().path
+    path = tmp_path / "strict.toml"
+    path.write_text(open(text, encoding="utf-8").read().replace(
+        'category = "shop"\nname_zh = "平安店铺"\nthreshold = 0.95',
+        'category = "shop"\nname_zh = "平安店铺"\nthreshold = 0.5'), encoding="utf-8")
+    reg = register(unit("S1"), unit("S2", named_on=""))
+    row = one(naming_rates(reg, eligible((TOWN, "shop", 2)), as_of="2026-05-01", plan=path))
+    assert (row["target"], row["verdict"]) == (0.5, "met")
+
+
 # -- procedure defects --------------------------------------------------------------------------
 
 def defects_of(reg: pd.DataFrame, elig: pd.DataFrame, as_of: str = "2026-11-30") -> set:

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError
-from .plan import NAMING_LEVELS, Plan, load_plan, resolve_as_of
+from .plan import NAMING_LEVELS, Plan, PlanLike, as_plan, resolve_as_of
 
 __all__ = [
     "DEFECT_RULES",
@@ -215,14 +215,14 @@ def _eligible(eligible: pd.DataFrame, plan: Plan) -> pd.DataFrame:
 
 
 def load_registers(raw_dir: str | os.PathLike | None = None,
-                   plan: Plan | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                   plan: PlanLike = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read and validate ``registers/safe_cells.csv`` and ``registers/eligible.csv``.
 
     Parameters
     ----------
     raw_dir : path-like, optional
         A raw dataset folder (default: the shipped sample, ``data/raw/sample``).
-    plan : Plan, optional
+    plan : Plan or path-like, optional
         The plan whose townships and categories are allowed (default: the shipped plan).
 
     Returns
@@ -243,7 +243,7 @@ def load_registers(raw_dir: str | os.PathLike | None = None,
     from .paths import SAMPLE_RAW_DIR
     from .readers import read_table
 
-    plan = plan if plan is not None else load_plan()
+    plan = as_plan(plan)
     folder = Path(raw_dir) if raw_dir is not None else SAMPLE_RAW_DIR
     raw_reg = read_table(folder / "registers" / "safe_cells.csv", required=REGISTER_COLUMNS)
     raw_elig = read_table(folder / "registers" / "eligible.csv",
@@ -253,7 +253,7 @@ def load_registers(raw_dir: str | os.PathLike | None = None,
     return reg, elig
 
 
-def skipped_checks(register: pd.DataFrame, plan: Plan | None = None) -> list[str]:
+def skipped_checks(register: pd.DataFrame, plan: PlanLike = None) -> list[str]:
     """Codes of the procedure checks the register cannot support, in rule order.
 
     A check is skipped when a column it needs is absent, or when that column is blank on
@@ -271,7 +271,7 @@ def skipped_checks(register: pd.DataFrame, plan: Plan | None = None) -> list[str
     >>> skipped_checks(reg)
     ['no_public_notice']
     """
-    plan = plan if plan is not None else load_plan()
+    plan = as_plan(plan)
     skip = _unsupported(register, plan)
     return [code for code in DEFECT_RULES if code in skip]
 
@@ -289,9 +289,9 @@ class _Inputs:
     skip: frozenset[str]
 
     @classmethod
-    def of(cls, register: pd.DataFrame, eligible: pd.DataFrame, plan: Plan | None,
+    def of(cls, register: pd.DataFrame, eligible: pd.DataFrame, plan: PlanLike,
            as_of: str | dt.date | None) -> _Inputs:
-        plan = plan if plan is not None else load_plan()
+        plan = as_plan(plan)
         return cls(reg=_register(register, plan), elig=_eligible(eligible, plan), plan=plan,
                    day=resolve_as_of(as_of, plan), skip=frozenset(_unsupported(register, plan)))
 
@@ -415,7 +415,7 @@ def _pair_counts(reg: pd.DataFrame, elig: pd.DataFrame, plan: Plan, day: pd.Time
 
 def naming_rates(register: pd.DataFrame, eligible: pd.DataFrame,
                  as_of: str | dt.date | None = None,
-                 plan: Plan | None = None) -> pd.DataFrame:
+                 plan: PlanLike = None) -> pd.DataFrame:
     """Naming rate (命名率) per township x safe-cell category on a date, against the plan.
 
     Parameters
@@ -427,8 +427,8 @@ def naming_rates(register: pd.DataFrame, eligible: pd.DataFrame,
         Columns ``township, category, eligible``: the denominators.
     as_of : str or date, optional
         The evaluation date, ``YYYY-MM-DD`` (default: the last day of the plan year).
-    plan : Plan, optional
-        Default: the shipped plan (:func:`pingan_eval.load_plan`).
+    plan : Plan or path-like, optional
+        A plan or a plan file; default: the shipped plan (:func:`pingan_eval.load_plan`).
 
     Returns
     -------
@@ -527,7 +527,7 @@ def _rates(inp: _Inputs) -> pd.DataFrame:
 
 
 def procedure_defects(register: pd.DataFrame, eligible: pd.DataFrame,
-                      plan: Plan | None = None,
+                      plan: PlanLike = None,
                       as_of: str | dt.date | None = None) -> pd.DataFrame:
     """Every procedure defect seen by a date, one row per unit and rule.
 
@@ -535,8 +535,8 @@ def procedure_defects(register: pd.DataFrame, eligible: pd.DataFrame,
     ----------
     register, eligible : pandas.DataFrame
         As for :func:`naming_rates`.
-    plan : Plan, optional
-        Default: the shipped plan.
+    plan : Plan or path-like, optional
+        A plan or a plan file; default: the shipped plan.
     as_of : str or date, optional
         Only events on or before this day are seen (default: the plan year's end).
 
@@ -594,7 +594,7 @@ def _defects(inp: _Inputs) -> pd.DataFrame:
 
 
 def township_standards(register: pd.DataFrame, eligible: pd.DataFrame,
-                       plan: Plan | None = None,
+                       plan: PlanLike = None,
                        as_of: str | dt.date | None = None) -> pd.DataFrame:
     """Whether each township meets the safe-construction standard, and is excellent.
 
@@ -602,8 +602,8 @@ def township_standards(register: pd.DataFrame, eligible: pd.DataFrame,
     ----------
     register, eligible : pandas.DataFrame
         As for :func:`naming_rates`.
-    plan : Plan, optional
-        Default: the shipped plan.
+    plan : Plan or path-like, optional
+        A plan or a plan file; default: the shipped plan.
     as_of : str or date, optional
         Default: the plan year's end.
 
@@ -651,7 +651,7 @@ def _standards(inp: _Inputs, rates: pd.DataFrame | None = None) -> pd.DataFrame:
 
 
 def structural_targets(register: pd.DataFrame, eligible: pd.DataFrame,
-                       plan: Plan | None = None,
+                       plan: PlanLike = None,
                        as_of: str | dt.date | None = None) -> pd.DataFrame:
     """The plan's structural targets measured from the register.
 
@@ -659,8 +659,8 @@ def structural_targets(register: pd.DataFrame, eligible: pd.DataFrame,
     ----------
     register, eligible : pandas.DataFrame
         As for :func:`naming_rates`.
-    plan : Plan, optional
-        Default: the shipped plan.
+    plan : Plan or path-like, optional
+        A plan or a plan file; default: the shipped plan.
     as_of : str or date, optional
         Default: the plan year's end.
 

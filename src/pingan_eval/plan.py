@@ -52,6 +52,7 @@ __all__ = [
     "STRUCTURAL_KINDS",
     "TASK_TABLES",
     "Plan",
+    "PlanLike",
     "TaskTable",
     "Target",
     "load_plan",
@@ -287,6 +288,15 @@ class Plan:
     def month_end(self, month: int) -> pd.Timestamp:
         """Last day of ``month`` of the plan year."""
         return pd.Timestamp(self.year, month, 1) + pd.offsets.MonthEnd(0)
+
+
+#: What functions taking a plan accept: a Plan, a plan file, or None (the shipped plan).
+PlanLike = Plan | str | os.PathLike | None
+
+
+def as_plan(plan: PlanLike) -> Plan:
+    """``plan`` itself, the plan read from a file, or the shipped plan for ``None``."""
+    return plan if isinstance(plan, Plan) else load_plan(plan)
 
 
 def resolve_as_of(as_of: str | dt.date | None, plan: Plan) -> pd.Timestamp:

@@ -18,7 +18,7 @@ import pandas as pd
 
 from .cells import _dates, _text
 from .errors import DataError
-from .plan import TASK_TABLES, Plan, Target, load_plan, resolve_as_of
+from .plan import TASK_TABLES, Plan, PlanLike, Target, as_plan, resolve_as_of
 
 __all__ = ["TASK_COLUMNS", "load_tasks", "task_completion"]
 
@@ -213,7 +213,7 @@ def _one_task(t: Target, plan: Plan, log: pd.DataFrame | None,
 
 
 def task_completion(tasks: str | os.PathLike | Mapping[str, pd.DataFrame],
-                    plan: Plan | None = None,
+                    plan: PlanLike = None,
                     as_of: str | dt.date | None = None) -> pd.DataFrame:
     """Completion of every campaign task of the plan on a date.
 
@@ -223,8 +223,8 @@ def task_completion(tasks: str | os.PathLike | Mapping[str, pd.DataFrame],
         A raw dataset folder (its ``tasks/`` logs are read with :func:`load_tasks`), or
         the logs themselves keyed by table name (``"visits"``, ``"signboards"``, ...),
         as text or typed columns. Not modified.
-    plan : Plan, optional
-        Default: the shipped plan.
+    plan : Plan or path-like, optional
+        A plan or a plan file; default: the shipped plan.
     as_of : str or date, optional
         The evaluation date, ``YYYY-MM-DD`` (default: the last day of the plan year).
 
@@ -279,7 +279,7 @@ def task_completion(tasks: str | os.PathLike | Mapping[str, pd.DataFrame],
     1  2026-05     100.0      90.0    not_met
     2  2026-07       NaN       NaN  undecided
     """
-    plan = plan if plan is not None else load_plan()
+    plan = as_plan(plan)
     day = resolve_as_of(as_of, plan)
     logs = load_tasks(tasks) if isinstance(tasks, (str, os.PathLike)) else tasks
     parts = [_one_task(t, plan, _log(logs, t, plan), day) for t in plan.tasks]
