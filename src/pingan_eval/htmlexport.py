@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 
 import nbformat
 from jinja2 import DictLoader
@@ -48,7 +49,19 @@ _log = logging.getLogger(__name__)
 _log.addHandler(logging.NullHandler())
 
 
+# One exporter per thread and language: building one compiles the Jinja templates and
+# reads the CSS (about half the cost of a first export); a pool worker reuses its own.
+_local = threading.local()
+
+
 def _exporter(language: str) -> HTMLExporter:
+    cache = _local.__dict__.setdefault("exporters", {})
+    if language not in cache:
+        cache[language] = _new_exporter(language)
+    return cache[language]
+
+
+def _new_exporter(language: str) -> HTMLExporter:
     return HTMLExporter(
         log=_log,
         template_name="lab",

@@ -1,0 +1,117 @@
+"""Seconds per report of ``pingan-eval batch``, and where they go.
+
+Two runs, each in a temporary folder (nothing under data/ or reports/ is touched):
+
+1. the shipped sample: its 7 townships plus the county overview, ``--jobs 2``
+   (target: under 30 s on 2 cores);
+2. a synthetic county of ``--townships`` townships (default 100; ``synth_county`` with
+   about 200 respondents per township, two waves), ``--jobs 2``.
+
+For each it prints the wall time, the seconds per report, and the split of one report
+(means over the reports): kernel start, estimation (the batch's one vectorized
+``period_summary`` + ``trend_summary``, divided by the number of reports), notebook
+cells that draw (plotting), the other cells (loading, tables, text) and the HTML export;
+and the CPU seconds per report (worker plus its kernel; target at most 3 s).
+
+Run: ``.venv/bin/python benchmarks/bench_batch.py [--townships 100] [--jobs 2]
+[--skip-sample] [--skip-synthetic]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from pingan_eval import paths
+from pingan_eval.batch import BatchResult, run_batch
+from pingan_eval.plan import load_plan
+from pingan_eval.prepare import prepare_period
+from pingan_eval.synth import synth_county
+
+PERIODS = ("2026-10", "2026-11")
+
+
+def _plan_for(townships: list[str], folder: Path) -> Path:
+    """The shipped plan with another township list (same targets)."""
+    text = (paths.PLANS_DIR / "qinghe.toml").read_text(encoding="utf-8")
+    listed = ", ".join(f'"{t}"' for t in townships)
+    text, n = re.subn(r"(?m)^townships = \[.*\]$", f"townships = [{listed}]", text, count=1)
+    if n != 1:
+        raise SystemExit("bench_batch: the shipped plan has no [plan] townships line")
+    path = folder / "plan.toml"
+    path.write_text(text, encoding="utf-8")
+    load_plan(path)  # fails loudly if the edit broke the plan
+    return path
+
+
+def _frame_townships(raw: Path) -> list[str]:
+    """The frame's townships in file order (the order synth wrote them)."""
+    return list(dict.fromkeys(pd.read_csv(raw / "frame.csv")["township"]))
+
+
+def _report(label: str, result: BatchResult, wall: float) -> None:
+    runs = result.notebooks
+    n = len(runs)
+    mean = {key: statistics.fmean(r.timings.get(key, 0.0) for r in runs)
+            for key in ("kernel_start", "cells", "plot_cells", "html_export", "cpu")}
+    per_job = statistics.fmean(r.duration for r in runs)
+    print(f"\n== {label}: {n} reports ({len(result.failed)} failed), jobs=2")
+    print(f"batch wall time           {wall:8.1f} s   ({wall / n:.2f} s per report)")
+    print(f"one report, wall (mean)   {per_job:8.2f} s   of which:")
+    print(f"  kernel start            {mean['kernel_start']:8.2f} s")
+    print(f"  estimation (shared)     {result.estimation_seconds / n:8.2f} s   "
+          f"({result.estimation_seconds:.1f} s once for all areas)")
+    print(f"  plotting cells          {mean['plot_cells']:8.2f} s")
+    print(f"  other cells             {mean['cells'] - mean['plot_cells']:8.2f} s")
+    print(f"  HTML export             {mean['html_export']:8.2f} s")
+    print(f"CPU per report (mean)     {mean['cpu']:8.2f} s   (target <= 3 s)")
+    for r in result.failed:
+        print(f"  failed: {r.area}: {r.error}")
+
+
+def _time_batch(raw: Path, processed: Path, out: Path, plan: Path | None,
+                jobs: int) -> tuple[BatchResult, float]:
+    t0 = time.perf_counter()
+    result = run_batch(PERIODS[-1], jobs=jobs, out_dir=out, raw_dir=raw,
+                       processed_dir=processed, plan=plan, progress=True)
+    return result, time.perf_counter() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--townships", type=int, default=100)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--skip-sample", action="store_true")
+    parser.add_argument("--skip-synthetic", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
+        tmp = Path(tmp)
+        if not args.skip_sample:
+            processed = tmp / "sample-processed"
+            for period in PERIODS:
+                prepare_period(period, paths.SAMPLE_RAW_DIR, processed)
+            result, wall = _time_batch(paths.SAMPLE_RAW_DIR, processed, tmp / "sample-reports",
+                                       None, args.jobs)
+            _report("sample county (7 townships + county)", result, wall)
+            print(f"target: under 30 s -> {'met' if wall < 30 else 'NOT met'}")
+        if not args.skip_synthetic:
+            raw = synth_county(tmp / "raw", seed=2026, n_townships=args.townships,
+                               respondents_per_wave=200 * args.townships,
+                               periods=len(PERIODS), last_period=PERIODS[-1])
+            processed = tmp / "processed"
+            for period in PERIODS:
+                prepare_period(period, raw, processed)
+            townships = _frame_townships(raw)
+            plan = _plan_for(townships, tmp)
+            result, wall = _time_batch(raw, processed, tmp / "reports", plan, args.jobs)
+            _report(f"synthetic county ({args.townships} townships + county)", result, wall)
+
+
+if __name__ == "__main__":
+    main()
