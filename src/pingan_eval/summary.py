@@ -37,6 +37,7 @@ SUMMARY_COLUMNS = (
     "target", "verdict", "flag", "flag_reason",
 )
 _STATS = ("estimate", "se", "ci_low", "ci_high", "df", "n", "deff", "target")
+_TEXT = tuple(c for c in SUMMARY_COLUMNS if c not in _STATS)
 
 
 def resolve_plan(plan: Plan | str | os.PathLike | None) -> Plan:
@@ -137,7 +138,7 @@ def trend_summary(
     del raw_dir  # same signature as period_summary; registers are not trended
     frames = [_survey_rows(p, processed_dir, plan) for p in sorted(set(periods))]
     if not frames:
-        return pd.DataFrame(columns=list(SUMMARY_COLUMNS))
+        return _finish(pd.DataFrame(columns=list(SUMMARY_COLUMNS)), plan)
     return _finish(pd.concat(frames, ignore_index=True), plan)
 
 
@@ -219,6 +220,8 @@ def read_summary(path: str | os.PathLike) -> pd.DataFrame:
     for col in _STATS:
         table[col] = pd.to_numeric(table[col], errors="raise").astype(float)
     table["flag_reason"] = table["flag_reason"].fillna("")
+    for col in _TEXT:
+        table[col] = table[col].astype(str)
     return table[list(SUMMARY_COLUMNS)]
 
 
@@ -308,7 +311,9 @@ def _finish(table: pd.DataFrame, plan: Plan) -> pd.DataFrame:
     areas = {a: i for i, a in enumerate((plan.county, *plan.townships))}
     codes = {t.code: i for i, t in enumerate(plan.entries)}
     out = table.copy()
-    out["flag_reason"] = out["flag_reason"].fillna("").astype(str)
+    out["flag_reason"] = out["flag_reason"].fillna("")
+    for col in _TEXT:
+        out[col] = out[col].astype(str)
     for col in _STATS:
         out[col] = out[col].astype(float)
     out = out.assign(_a=out["area"].map(areas).fillna(len(areas)),

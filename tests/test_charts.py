@@ -1,0 +1,204 @@
+"""Charts draw Chinese (no missing glyphs, even with only the bundled font), flag honestly,
+and give the same picture every run."""
+
+from __future__ import annotations
+
+import warnings
+
+import matplotlib as mpl
+import numpy as np
+import pandas as pd
+import pytest
+from fontTools.ttLib import TTFont
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from pingan_eval import charts, labels
+from pingan_eval.fonts import (
+    BUNDLED_FAMILY,
+    BUNDLED_FONT,
+    CJKFontWarning,
+    default_candidates,
+    setup_cjk_font,
+)
+from pingan_eval.plan import load_plan
+
+PLAN = load_plan()
+
+
+def _all_report_words() -> str:
+    """Every Chinese label a chart can show."""
+    words = [PLAN.county, *PLAN.townships, *(t.name_zh for t in PLAN.entries)]
+    for table in labels.TABLES.values():
+        words += list(table.values())
+    words += ["与全县、其他乡镇比较：估计值及95%置信区间（）", "近个月走势（阴影为置信区间）",
+              "各乡镇平安细胞命名率（截至；红框：低于目标，—：无应创建单位）", "空心、虚线：",
+              "估计值与置信区间", "目标 ≥95%", "月\n2026", "全县", "哈萨克族汉族回族蒙古族其他男女",
+              "样本过少或区间过宽", "×"]
+    return " ".join(words)
+
+
+def _glyph_warnings(draw) -> list[str]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        draw()
+    return [str(w.message) for w in caught if "missing from font" in str(w.message)
+            or "Glyph" in str(w.message)]
+
+
+def _render_words(words: str) -> None:
+    fig = Figure(figsize=(12, 8), dpi=50)
+    ax = fig.subplots()
+    for i, chunk in enumerate(words[j:j + 40] for j in range(0, len(words), 40)):
+        ax.text(0, i, chunk)
+    ax.set_ylim(-1, len(words) // 40 + 1)
+    charts.png_bytes(fig)
+
+
+def test_bundled_font_draws_every_report_word():
+    # Only DejaVu (no CJK) installed, as on a bare Linux box: the bundled font must do.
+    with mpl.rc_context({"font.family": "sans-serif", "font.sans-serif": ["DejaVu Sans"]}):
+        assert setup_cjk_font(candidates=()) == BUNDLED_FAMILY
+        assert mpl.rcParams["font.sans-serif"][:2] == [BUNDLED_FAMILY, "DejaVu Sans"]
+        assert _glyph_warnings(lambda: _render_words(_all_report_words())) == []
+
+
+def test_without_cjk_font_there_is_a_warning_and_missing_glyphs():
+    # The negative control: the glyph check above can fail.
+    with mpl.rc_context({"font.family": "sans-serif", "font.sans-serif": ["DejaVu Sans"]}):
+        with pytest.warns(CJKFontWarning, match="no CJK font found"):
+            assert setup_cjk_font(candidates=(), bundled=None) == "DejaVu Sans"
+        assert _glyph_warnings(lambda: _render_words("青河县知晓率")) != []
+
+
+def test_bundled_font_covers_gb2312():
+    cmap = TTFont(BUNDLED_FONT, lazy=True).getBestCmap()
+    gb2312 = []
+    for hi in range(0xB0, 0xF8):
+        for lo in range(0xA1, 0xFF):
+            try:
+                gb2312.append(bytes([hi, lo]).decode("gb2312"))
+            except UnicodeDecodeError:
+                continue
+    assert len(gb2312) == 6763
+    assert [c for c in gb2312 if ord(c) not in cmap] == []
+    assert all(ord(c) in cmap for c in "0123456789%ABCxyz，。：；（）—")
+    assert BUNDLED_FONT.stat().st_size < 4.5e6
+    assert (BUNDLED_FONT.parent / "OFL.txt").read_text(encoding="utf-8").count("OPEN FONT") >= 1
+
+
+def test_installed_candidate_wins():
+    family = "DejaVu Sans"  # any installed family stands in for a system CJK font
+    with mpl.rc_context():
+        assert setup_cjk_font(candidates=["No Such Font", family]) == family
+        assert mpl.rcParams["font.sans-serif"][0] == family
+    assert default_candidates("darwin")[0] == "PingFang SC"
+    assert default_candidates("linux")[0] == "Noto Sans CJK SC"
+
+
+def _summary() -> pd.DataFrame:
+    rows = []
+    for i, area in enumerate((PLAN.county, *PLAN.townships)):
+        for j, t in enumerate(PLAN.survey):
+            est = 0.90 + 0.01 * ((i + j) % 9)
+            flag = "suppress" if (i, j) == (2, 1) else ("review" if i > 3 else "ok")
+            verdict = "met" if est - 0.02 >= 0.95 else ("not_met" if est + 0.02 < 0.95
+                                                        else "undecided")
+            rows.append({"period": "2026-11", "area": area,
+                         "area_level": "county" if i == 0 else "township",
+                         "indicator": t.code, "name_zh": t.name_zh, "source": "survey",
+                         "estimate": est, "ci_low": est - 0.02, "ci_high": min(est + 0.02, 1),
+                         "target": 0.95, "verdict": verdict, "flag": flag})
+    for i, town in enumerate(PLAN.townships):
+        for j, c in enumerate(PLAN.cells):
+            rate = np.nan if (i, j) == (1, 14) else 0.85 + 0.01 * ((3 * i + j) % 16)
+            rows.append({"period": "2026-11", "area": town, "area_level": "township",
+                         "indicator": c.code, "name_zh": c.name_zh, "source": "register",
+                         "estimate": rate, "ci_low": np.nan, "ci_high": np.nan,
+                         "target": c.threshold, "verdict": "met" if rate >= c.threshold
+                         else "not_met", "flag": "ok"})
+    return pd.DataFrame(rows)
+
+
+def test_forest_plot():
+    s = _summary()
+    fig = charts.forest_plot(s, "塔克什肯镇")
+    assert [ax.get_title() for ax in fig.axes] == [t.name_zh for t in PLAN.survey]
+    ticks = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert ticks == [PLAN.county, *PLAN.townships]
+    bold = [t.get_text() for t in fig.axes[0].get_yticklabels() if t.get_fontweight() == "bold"]
+    assert bold == ["塔克什肯镇"]
+    # the one suppressed estimate is named in its place, not silently dropped
+    notes = [t.get_text().strip() for ax in fig.axes for t in ax.texts]
+    assert notes == [labels.SUPPRESSED]
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert {"达标", "未达标", "尚无定论"} <= set(legend)
+    assert any(labels.FLAGS["review"] in t for t in legend)
+    assert "塔克什肯镇" in fig.texts[0].get_text() and "2026-11" in fig.texts[0].get_text()
+
+
+def test_charts_are_deterministic():
+    s = _summary()
+    assert charts.png_bytes(charts.forest_plot(s, "青河镇")) == \
+        charts.png_bytes(charts.forest_plot(s, "青河镇"))
+    assert charts.png_bytes(charts.naming_heatmap(s)) == charts.png_bytes(charts.naming_heatmap(s))
+
+
+def test_trend_plot_gaps_for_suppressed_months():
+    s = _summary()
+    survey = s[s["source"] == "survey"]
+    months = [str(p) for p in pd.period_range("2025-12", "2026-11", freq="M")]
+    trend = pd.concat([survey.assign(period=m) for m in months], ignore_index=True)
+    hide = (trend["area"] == "青河镇") & (trend["period"] == "2026-03")
+    trend.loc[hide, "flag"] = "suppress"
+    fig = charts.trend_plot(trend, "青河镇")
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in panels] == [t.name_zh for t in PLAN.survey]
+    for ax in panels:
+        assert [t.get_text() for t in ax.texts] == ["×"]  # one marked gap per panel
+        line = ax.get_lines()[0]
+        y = np.asarray(line.get_ydata(), dtype=float)
+        assert len(y) == 12 and np.isnan(y[months.index("2026-03")])
+    labels_ = [t.get_text() for t in panels[0].get_xticklabels()]
+    assert labels_[0] == "12月\n2025" and labels_[1] == "1月\n2026" and labels_[2] == "2月"
+
+
+def test_breakdown_plot_keeps_suppressed_rows():
+    t = pd.DataFrame({"level": ["哈萨克族", "汉族", "回族"] * 2,
+                      "indicator": ["awareness"] * 3 + ["security"] * 3,
+                      "name_zh": ["知晓率"] * 3 + ["安全感"] * 3,
+                      "estimate": [0.97, 0.93, np.nan, 0.96, 0.9, 0.99],
+                      "ci_low": [0.95, 0.88, np.nan, 0.94, 0.8, 0.9],
+                      "ci_high": [0.98, 0.96, np.nan, 0.97, 0.95, 1.0],
+                      "target": 0.95,
+                      "flag": ["ok", "review", "suppress", "ok", "ok", "suppress"]})
+    fig = charts.breakdown_plot(t, title="青河镇：按民族")
+    assert [ax.get_title() for ax in fig.axes] == ["知晓率", "安全感"]
+    for ax in fig.axes:
+        assert [x.get_text().strip() for x in ax.texts] == [labels.SUPPRESSED]
+    assert [x.get_text() for x in fig.axes[0].get_yticklabels()] == ["哈萨克族", "汉族", "回族"]
+    legend = " ".join(x.get_text() for x in fig.legends[0].get_texts())
+    assert labels.FLAGS["review"] in legend and labels.SUPPRESSED in legend
+
+
+def test_naming_heatmap_values_and_frames():
+    s = _summary()
+    fig = charts.naming_heatmap(s)
+    ax = fig.axes[0]
+    cells = s[s["source"] == "register"]
+    texts = [t.get_text() for t in ax.texts]
+    assert len(texts) == len(PLAN.townships) * len(PLAN.cells)
+    assert texts.count("—") == 1  # the one category with no eligible units
+    first = cells.iloc[0]
+    assert texts[0] == ("100%" if first["estimate"] == 1 else f"{100 * first['estimate']:.1f}%")
+    frames = [p for p in ax.patches if isinstance(p, Rectangle)]
+    assert len(frames) == int((cells["estimate"] < cells["target"]).sum())
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(PLAN.townships)
+
+
+def test_empty_input_is_an_error():
+    s = _summary()
+    with pytest.raises(ValueError, match="no survey rows"):
+        charts.forest_plot(s[s["source"] == "register"], "青河镇")
+    with pytest.raises(ValueError, match="no safe-cell"):
+        charts.naming_heatmap(s[s["source"] == "survey"])
