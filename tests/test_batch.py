@@ -8,6 +8,7 @@ when ``township == "阿热勒乡"``; ``report_sleeps.ipynb`` sleeps for two minu
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from pathlib import Path
@@ -284,7 +285,9 @@ def test_batch_rerun_is_idempotent(batch, processed):
             "阿热勒乡.html", "index.html", "summary.csv", "_data/summary.csv",
             "_data/trends.csv"]
     before = {name: (folder / name).read_bytes() for name in keep}
-    (folder / ".index.html.x1.tmp").write_text("left by a killed run", encoding="utf-8")
+    stale = folder / ".index.html.x1.tmp"
+    stale.write_text("left by a killed run", encoding="utf-8")
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
     _batch(out, processed)
     assert {name: (folder / name).read_bytes() for name in keep} == before
     assert not list(folder.rglob(".*.tmp"))

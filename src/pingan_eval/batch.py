@@ -299,12 +299,17 @@ def _git_commit() -> str | None:
     return out.stdout.strip() or None
 
 
-def _remove_stale_temporaries(folder: Path) -> None:
-    """Delete temporaries an interrupted run left (``.name.xxx.tmp``, see fileio)."""
+def _remove_stale_temporaries(folder: Path, min_age: float = 60.0) -> None:
+    """Delete temporaries an interrupted run left (``.name.xxx.tmp``, see fileio).
+
+    A temporary lives for the milliseconds of one write; one older than ``min_age``
+    seconds is a leftover, a younger one may belong to a batch running right now.
+    """
     if folder.is_dir():
+        now = time.time()
         for tmp in folder.rglob(".*.tmp"):
-            if tmp.is_file():
-                tmp.unlink()
+            if tmp.is_file() and now - tmp.stat().st_mtime > min_age:
+                tmp.unlink(missing_ok=True)
 
 
 def run_batch(
