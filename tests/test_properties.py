@@ -21,12 +21,15 @@ def samples(draw) -> pd.DataFrame:
     rows = []
     for h in range(draw(st.integers(2, 4))):
         for j in range(draw(st.integers(2, 4))):
-            for _ in range(draw(st.integers(1, 6))):
-                rows.append({"stratum": f"s{h}", "psu": f"p{j}",
-                             "w": draw(st.floats(0.5, 20.0)),
-                             "y": draw(st.sampled_from([0.0, 1.0, 1.0, 1.0, np.nan])),
-                             "group": draw(st.sampled_from(["a", "b"]))})
-    df = pd.DataFrame(rows)
+            m = draw(st.integers(1, 6))
+            rows.append(pd.DataFrame({
+                "stratum": f"s{h}", "psu": f"p{j}",
+                "w": draw(st.lists(st.floats(0.5, 20.0), min_size=m, max_size=m)),
+                "y": draw(st.lists(st.sampled_from([0.0, 1.0, 1.0, 1.0, np.nan]),
+                                   min_size=m, max_size=m)),
+                "group": draw(st.lists(st.sampled_from(["a", "b"]), min_size=m, max_size=m)),
+            }))
+    df = pd.concat(rows, ignore_index=True)
     df.loc[df.index[0], "y"] = 1.0   # at least one answer
     return df
 

@@ -119,7 +119,8 @@ def wilson(p: np.ndarray, n: np.ndarray, level: float) -> tuple[np.ndarray, np.n
         half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
         denom = 1 + z * z / n
         low, high = (centre - half) / denom, (centre + half) / denom
-    return np.clip(low, 0.0, 1.0), np.clip(high, 0.0, 1.0)
+    # The interval contains p in exact arithmetic; keep it so after rounding (p = 0, 1).
+    return np.clip(np.minimum(low, p), 0.0, 1.0), np.clip(np.maximum(high, p), 0.0, 1.0)
 
 
 def logit(p: np.ndarray, se: np.ndarray, df: np.ndarray,
