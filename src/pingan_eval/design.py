@@ -10,6 +10,7 @@ interval formulas live in :mod:`pingan_eval.intervals`.
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,13 +18,17 @@ import pandas as pd
 
 from . import intervals
 from .errors import DesignError, EstimationError
-from .variance import LONELY_PSU_POLICIES, Structure, domain_variance, occupied
+from .variance import (
+    LONELY_PSU_POLICIES,
+    DomainPairs,
+    Structure,
+    calibrated_variance,
+    domain_variance,
+    pair_sums,
+)
 
 #: The estimate columns of every result table, after the ``by`` columns.
 RESULT_COLUMNS: tuple[str, ...] = ("estimate", "se", "ci_low", "ci_high", "df", "n", "deff")
-
-_Domains = tuple[np.ndarray, pd.DataFrame, np.ndarray, np.ndarray]
-
 
 class SurveyDesign:
     """A one-stage (ultimate cluster) stratified cluster design with weights.
@@ -340,7 +345,7 @@ class SurveyDesign:
         elif method == "beta":
             low, high = intervals.korn_graubard(p, se**2, df, est["n_rows"], level)
         else:
-            n_kish = est["n_kish"]
+            n_kish = self._kish_n(est)
             if method == "wilson":
                 low, high = intervals.wilson(p, n_kish, level)
             elif method == "clopper-pearson":
@@ -362,46 +367,70 @@ class SurveyDesign:
         _check_column(self._data, variable, "variable")
         y = _numeric(self._data[variable], variable)
         valid = ~np.isnan(y)
-        if binary:
-            bad = valid & (y != 0) & (y != 1)
-            if bad.any():
-                i = int(np.argmax(bad))
-                raise EstimationError(
-                    f"column {variable!r} must be 0/1 for a proportion; row "
-                    f"{_show(self._data.index[i])} has {_show(y[i])} ({int(bad.sum())} such rows)")
-        domain, keys, df, n_rows = self._domains(by)
-        k = len(keys)
-        # Rows outside every domain or with a missing value go to bin k, dropped below.
-        dom = np.where(valid & (domain >= 0), domain, k)
-        if not (dom < k).any():
+        y0 = np.where(valid, y, 0.0)
+        # y (1 - y) is 0 exactly for 0 and 1 (and for the zeros put in for missing values).
+        if binary and np.any(y0 * (1.0 - y0)):
+            bad = (y0 != 0) & (y0 != 1)
+            i = int(np.argmax(bad))
+            raise EstimationError(
+                f"column {variable!r} must be 0/1 for a proportion; row "
+                f"{_show(self._data.index[i])} has {_show(y[i])} ({int(bad.sum())} such rows)")
+        domains = self._domains(by)
+        pairs = domains.pairs
+        k = len(domains.keys)
+        w = self._weights
+        # Sums per (domain, PSU) pair, then per domain: no pass over rows per domain.
+        wv = np.where(valid, w, 0.0)
+        wy = wv * y0
+        pair_n = pair_sums(pairs, valid)
+        pair_w = pair_sums(pairs, wv)
+        pair_wy = pair_sums(pairs, wy)
+        n = np.bincount(pairs.pair_domain, weights=pair_n, minlength=k).astype(np.int64)
+        if not n.any():
             raise EstimationError(
                 f"no non-missing value of {variable!r} in the requested domain(s)"
                 + (f" of {_as_list(by)}" if by is not None else ""))
-        w = self._weights
-        y0 = np.where(valid, y, 0.0)
-        n = np.bincount(dom, minlength=k + 1)[:k]
-        wsum = np.bincount(dom, weights=w, minlength=k + 1)[:k]
+        wsum = np.bincount(pairs.pair_domain, weights=pair_w, minlength=k)
         with np.errstate(invalid="ignore", divide="ignore"):
-            est = np.bincount(dom, weights=w * y0, minlength=k + 1)[:k] / wsum
-            est_row = np.append(est, 0.0)[dom]
-            resid = np.where(dom < k, y0 - est_row, 0.0)
-            psum_row = np.append(wsum, 1.0)[dom]
-            x = resid * w / psum_row
-            var = domain_variance(x, np.where(dom < k, dom, -1), k, self._structure,
-                                  self._steps)
-            ss = np.bincount(dom, weights=w * resid**2, minlength=k + 1)[:k]
+            est = np.bincount(pairs.pair_domain, weights=pair_wy, minlength=k) / wsum
+            to_row = domains.row_domain     # len(keys) for rows in no domain
+            if binary:
+                # sum w (y - est)^2 = W est (1 - est) exactly for 0/1 values, and the
+                # pair totals of w (y - est) follow from the pair sums.
+                ss = wsum * est * (1.0 - est)
+                pair_wr = pair_wy - est[pairs.pair_domain] * pair_w
+            else:
+                # Two passes, robust wherever the values of y lie.
+                wr = wv * (y0 - np.append(est, 0.0)[to_row])
+                pair_wr = pair_sums(pairs, wr)
+                ss = np.bincount(pairs.pair_domain, minlength=k,
+                                 weights=pair_sums(pairs, wr * (y0 - np.append(est, 0.0)[to_row])))
+            if self._steps:
+                x = wv * (y0 - np.append(est, 0.0)[to_row]) * np.append(1.0 / wsum, 0.0)[to_row]
+                var = calibrated_variance(x, pairs, self._structure, self._steps)
+            else:
+                # PSU totals of w (y - est) / W, the influence values of the domain mean.
+                totals = pair_wr / wsum[pairs.pair_domain]
+                var = domain_variance(totals, pairs, self._structure, present=pair_n > 0)
             s2 = n / (n - 1) * ss / wsum
             vsrs = s2 * (wsum - n) / (wsum * n)
             deff = np.where(wsum < n, np.nan, var / vsrs)
-            n_kish = wsum**2 / np.bincount(dom, weights=w * w, minlength=k + 1)[:k]
-        se = np.sqrt(var)
         empty = n == 0
-        return {"keys": keys, "estimate": est, "se": np.where(empty, np.nan, se),
-                "var": var, "df": df, "n": n, "deff": deff, "n_rows": n_rows,
-                "n_kish": n_kish}
+        return {"keys": domains.keys, "estimate": est,
+                "se": np.where(empty, np.nan, np.sqrt(var)), "var": var,
+                "df": domains.df, "n": n, "deff": deff, "n_rows": domains.n_rows,
+                "wv": wv, "pairs": pairs, "wsum": wsum}
+
+    def _kish_n(self, est: dict[str, Any]) -> np.ndarray:
+        """Kish's effective sample size ``(sum w)^2 / sum w^2`` per domain."""
+        pairs = est["pairs"]
+        w2 = np.bincount(pairs.pair_domain, weights=pair_sums(pairs, est["wv"] * self._weights),
+                         minlength=pairs.n_domains)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return est["wsum"] ** 2 / w2
 
     def _domains(self, by: str | Sequence[str] | None) -> _Domains:
-        """Domain code per row (-1: none), the sorted domain keys, df and rows per domain.
+        """Domain of each row, sorted domain keys, (domain, PSU) pairs, df, rows.
 
         Cached per ``by``: none of it depends on the variable.
         """
@@ -411,35 +440,39 @@ class SurveyDesign:
         for col in cols:
             _check_column(self._data, col, "by")
         n = len(self._data)
-        s = self._structure
         if not cols:
             domain = np.zeros(n, dtype=np.int64)
             keys = pd.DataFrame(index=pd.RangeIndex(1))
         else:
-            domain, keys = _factorize_rows(self._data, list(cols))
+            # The strata column was factorized (sorted) when the design was built.
+            known = {self._columns["strata"]: (self._structure.stratum,
+                                               pd.Index(list(self._structure.stratum_labels)))}
+            domain, keys = _factorize_rows(self._data, list(cols), known)
         k = len(keys)
         if k == 0:
             raise EstimationError(f"no row has a value in every by column {list(cols)}")
         # A row of weight 0 (a zero-weighted subset, as R's design[i, ]) is in no domain.
-        inside = (domain >= 0) & (self._weights > 0)
-        domain = np.where(inside, domain, -1)
-        dom = np.where(inside, domain, k)
-        # R: degf(domain) = distinct PSUs - distinct strata with a row in the domain.
-        pairs = occupied(dom * s.n_psus + s.psu, (k + 1) * s.n_psus)
-        p_dom, p_psu = np.divmod(pairs, s.n_psus)
-        in_k = p_dom < k
-        p_dom, p_psu = p_dom[in_k], p_psu[in_k]
-        psus = np.bincount(p_dom, minlength=k)
-        strata = np.bincount(
-            occupied(p_dom * s.n_strata + s.psu_stratum[p_psu], k * s.n_strata) // s.n_strata,
-            minlength=k)
+        row_domain = np.where((domain >= 0) & (self._weights > 0), domain, k)
+        pairs = DomainPairs.build(row_domain, k, self._structure)
         # R's beta interval uses nrow() of the domain design; a calibrated design keeps
         # every row in its subsets (weights set to zero instead).
         n_rows = (np.full(k, n) if self._steps
-                  else np.bincount(dom, minlength=k + 1)[:k])
-        result = (domain, keys, psus - strata, n_rows)
+                  else np.bincount(row_domain, minlength=k + 1)[:k])
+        result = _Domains(keys=keys, row_domain=row_domain, pairs=pairs,
+                          df=pairs.degrees_of_freedom(), n_rows=n_rows)
         self._cache[cols] = result
         return result
+
+
+@dataclass(frozen=True, eq=False)
+class _Domains:
+    """A domain partition of the design's rows (see :meth:`SurveyDesign._domains`)."""
+
+    keys: pd.DataFrame        # one row per domain, sorted; the by columns
+    row_domain: np.ndarray    # domain code per row, len(keys) for rows in no domain
+    pairs: DomainPairs        # (domain, PSU) pairs for the variance engine
+    df: np.ndarray            # R's degf() per domain
+    n_rows: np.ndarray        # R's nrow() of the domain design
 
 
 def _table(est: dict[str, Any], low: np.ndarray, high: np.ndarray) -> pd.DataFrame:
@@ -470,8 +503,9 @@ def _check_column(data: pd.DataFrame, name: Hashable, role: str) -> None:
 
 def _numeric(series: pd.Series, name: str) -> np.ndarray:
     """The column as float64 with NaN for missing; raise naming a non-numeric value."""
-    if pd.api.types.is_bool_dtype(series):
-        return series.astype(float).to_numpy()
+    kind = pd.api.types
+    if kind.is_bool_dtype(series) or kind.is_integer_dtype(series) or kind.is_float_dtype(series):
+        return series.to_numpy(dtype=float, na_value=np.nan)
     values = pd.to_numeric(series, errors="coerce")
     bad = values.isna().to_numpy() & series.notna().to_numpy()
     if bad.any():
@@ -563,12 +597,17 @@ def _finite_population_factor(series: pd.Series, name: str, stratum: np.ndarray,
         return np.where(np.isinf(low), 1.0, (low - n_psu) / low)
 
 
-def _factorize_rows(data: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
-    """Domain code per row (-1 where a by value is missing) and the sorted domain keys."""
+def _factorize_rows(data: pd.DataFrame, cols: list[str],
+                    known: Mapping[Hashable, tuple[np.ndarray, Any]]
+                    ) -> tuple[np.ndarray, pd.DataFrame]:
+    """Domain code per row (-1 where a by value is missing) and the sorted domain keys.
+
+    ``known`` maps columns already factorized (sorted codes, uniques) to their result.
+    """
     codes = []
     uniques = []
     for col in cols:
-        c, u = pd.factorize(data[col], sort=True)
+        c, u = known[col] if col in known else pd.factorize(data[col], sort=True)
         codes.append(c.astype(np.int64))
         uniques.append(u)
     dims = tuple(max(len(u), 1) for u in uniques)
@@ -577,9 +616,11 @@ def _factorize_rows(data: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, pd
         missing |= c < 0
     combined = np.ravel_multi_index(tuple(np.where(missing, 0, c) for c in codes), dims)
     size = int(np.prod(dims, dtype=np.int64))
-    present = occupied(combined[~missing], size)
-    lookup = np.full(size, -1, dtype=np.int64) if size <= 4 * len(data) + (1 << 20) else None
-    if lookup is not None:
+    small = size <= 4 * len(data) + (1 << 20)
+    present = (np.flatnonzero(np.bincount(combined[~missing], minlength=size)) if small
+               else np.unique(combined[~missing]))
+    if small:
+        lookup = np.full(size, -1, dtype=np.int64)
         lookup[present] = np.arange(len(present))
         domain = np.where(missing, -1, lookup[combined])
     else:

@@ -76,49 +76,101 @@ class Structure:
         return len(self.psu_stratum)
 
 
-def occupied(key: np.ndarray, size: int) -> np.ndarray:
-    """Sorted distinct values of the non-negative integer array ``key`` (all < ``size``).
+@dataclass(frozen=True, eq=False)
+class DomainPairs:
+    """The (domain, PSU) pairs of a domain partition, built once per ``by``.
 
-    Uses one ``np.bincount`` pass when ``size`` is small enough, else a sort.
+    A pair exists where the PSU has at least one row in the domain (rows whose variable
+    is missing included; any superset of the PSUs with data gives the same variance,
+    since absent PSUs have zero totals either way).
+
+    Attributes
+    ----------
+    n_domains : int
+        Number of domains ``k``.
+    row_pair : ndarray of int64, shape (n,)
+        Pair index of each row; rows in no domain get indices ``>= n_pairs``.
+    pair_domain, pair_psu : ndarray of int64, shape (n_pairs,)
+        Domain and PSU of each pair.
+    pair_group : ndarray of int64, shape (n_pairs,)
+        Index of the pair's (domain, stratum) group.
+    group_domain, group_stratum : ndarray of int64, shape (n_groups,)
+        Domain and stratum of each group.
     """
-    if size <= max(4 * len(key), 1 << 20):
-        return np.flatnonzero(np.bincount(key, minlength=size))
-    return np.unique(key)
+
+    n_domains: int
+    row_pair: np.ndarray
+    pair_domain: np.ndarray
+    pair_psu: np.ndarray
+    pair_group: np.ndarray
+    group_domain: np.ndarray
+    group_stratum: np.ndarray
+
+    @classmethod
+    def build(cls, row_domain: np.ndarray, n_domains: int,
+              structure: Structure) -> DomainPairs:
+        """Index the pairs of ``row_domain`` (domain code per row, ``n_domains`` = none)."""
+        n_psus = structure.n_psus
+        key = row_domain * n_psus + structure.psu
+        size = (n_domains + 1) * n_psus
+        if size <= max(4 * len(key), 1 << 20):
+            present = np.flatnonzero(np.bincount(key, minlength=size))
+            lookup = np.empty(size, dtype=np.int64)
+            lookup[present] = np.arange(len(present))
+            row_pair = lookup[key]
+        else:
+            present, row_pair = np.unique(key, return_inverse=True)
+            row_pair = row_pair.ravel()
+        pair_domain, pair_psu = np.divmod(present, n_psus)
+        inside = pair_domain < n_domains     # sorted keys: the outside block comes last
+        pair_domain, pair_psu = pair_domain[inside], pair_psu[inside]
+        group_domain, group_stratum, pair_group = _groups(pair_domain, pair_psu, structure)
+        return cls(n_domains, row_pair, pair_domain, pair_psu, pair_group,
+                   group_domain, group_stratum)
+
+    @property
+    def n_pairs(self) -> int:
+        return len(self.pair_domain)
+
+    def degrees_of_freedom(self) -> np.ndarray:
+        """Per domain: PSUs minus strata with a row in the domain (R's ``degf``)."""
+        return (np.bincount(self.pair_domain, minlength=self.n_domains)
+                - np.bincount(self.group_domain, minlength=self.n_domains))
 
 
-def _keyed_sums(key: np.ndarray, values: np.ndarray, size: int
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct keys and the sum of ``values`` per key (keys sorted)."""
-    if size <= max(4 * len(key), 1 << 20):
-        counts = np.bincount(key, minlength=size)
-        sums = np.bincount(key, weights=values, minlength=size)
-        present = np.flatnonzero(counts)
-        return present, sums[present]
-    present, inverse = np.unique(key, return_inverse=True)
-    return present, np.bincount(inverse.ravel(), weights=values, minlength=len(present))
+def _groups(pair_domain: np.ndarray, pair_psu: np.ndarray, structure: Structure
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(domain, stratum) groups of pairs: group domain, group stratum, group per pair."""
+    n_strata = structure.n_strata
+    group = pair_domain * n_strata + structure.psu_stratum[pair_psu]
+    groups, pair_group = np.unique(group, return_inverse=True)
+    group_domain, group_stratum = np.divmod(groups, n_strata)
+    return group_domain, group_stratum, pair_group.ravel()
 
 
-def domain_variance(x: np.ndarray, domain: np.ndarray, n_domains: int,
-                    structure: Structure, steps: Sequence[Any] = ()) -> np.ndarray:
-    """Variance of ``n_domains`` domain estimates from their influence values.
+def pair_sums(pairs: DomainPairs, values: np.ndarray) -> np.ndarray:
+    """Sum of ``values`` (one per row) over the rows of each (domain, PSU) pair."""
+    return np.bincount(pairs.row_pair, weights=values, minlength=pairs.n_pairs + 1
+                       )[:pairs.n_pairs]
+
+
+def domain_variance(totals: np.ndarray, pairs: DomainPairs, structure: Structure,
+                    present: np.ndarray | None = None) -> np.ndarray:
+    """Variance of the domain estimates from the PSU totals of their influence values.
 
     Parameters
     ----------
-    x : ndarray of float, shape (n,)
-        Influence value of each row for the domain it belongs to, already multiplied by
-        the weight (R: ``x * pweights / psum``).
-    domain : ndarray of int64, shape (n,)
-        Domain code ``0 .. n_domains-1`` of each row that contributes, ``-1`` for rows
-        outside every domain or whose variable is missing (their ``x`` is ignored).
-    n_domains : int
-        Number of domains.
+    totals : ndarray of float, shape (n_pairs,)
+        Sum over the rows of each (domain, PSU) pair of the weighted influence values
+        (R: ``rowsum(x * pweights / psum, cluster)`` for the domain's column).
+    pairs : DomainPairs
+        The domain partition.
     structure : Structure
         The design's strata, PSUs and fpc.
-    steps : sequence
-        Calibration (post-stratification) steps of the design; when not empty the
-        ``(n, n_domains)`` influence matrix is residualized by
-        ``pingan_eval.calibration.residualize`` before PSU totals are taken, where R's
-        ``svyrecvar`` applies ``postStrata``.
+    present : ndarray of bool, shape (n_pairs,), optional
+        Pairs with at least one row whose variable is not missing. A lonely PSU under
+        ``"fail"`` is an error only where its stratum has such a row in the domain (as
+        in R). None: every pair.
 
     Returns
     -------
@@ -130,69 +182,83 @@ def domain_variance(x: np.ndarray, domain: np.ndarray, n_domains: int,
     DesignError
         A stratum with one PSU contributes and ``lonely_psu`` is ``"fail"``.
     """
-    n_psus = structure.n_psus
-    if steps:
-        comb_dom, comb_psu, comb_t = _calibrated_totals(x, domain, n_domains, structure, steps)
+    n_groups = len(pairs.group_domain)
+    if present is None:
+        group_present = np.ones(n_groups, dtype=bool)
     else:
-        inside = domain >= 0
-        # Rows outside every domain go to an extra domain ``n_domains``, dropped below.
-        dom = np.where(inside, domain, n_domains)
-        key = dom * n_psus + structure.psu
-        keys, comb_t = _keyed_sums(key, np.where(inside, x, 0.0), (n_domains + 1) * n_psus)
-        comb_dom, comb_psu = np.divmod(keys, n_psus)
-        keep = comb_dom < n_domains
-        comb_dom, comb_psu, comb_t = comb_dom[keep], comb_psu[keep], comb_t[keep]
-    return _stratified_sum(comb_dom, comb_psu, comb_t, n_domains, structure)
+        group_present = np.bincount(pairs.pair_group, weights=present,
+                                    minlength=n_groups) > 0
+    return _stratified_sum(totals, pairs.pair_group, pairs.group_domain,
+                           pairs.group_stratum, group_present, pairs.n_domains, structure)
 
 
-def _calibrated_totals(x: np.ndarray, domain: np.ndarray, n_domains: int,
-                       structure: Structure, steps: Sequence[Any]
-                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """PSU totals of every (domain, PSU) pair after residualizing on the calibration."""
+def calibrated_variance(x: np.ndarray, pairs: DomainPairs, structure: Structure,
+                        steps: Sequence[Any]) -> np.ndarray:
+    """Variance of the domain estimates of a calibrated (raked) design.
+
+    ``x`` (shape (n,)) holds each row's weighted influence value for its domain, 0 for
+    rows in no domain or with a missing value. The ``(n, n_domains)`` influence matrix
+    is residualized by ``pingan_eval.calibration.residualize`` before PSU totals are
+    taken, where R's ``svyrecvar`` applies ``postStrata``. As in R (whose subsets of a
+    calibrated design keep every row), every PSU of every stratum counts in every domain.
+    """
+    k = pairs.n_domains
+    totals = _calibrated_totals(x, pairs, structure, steps)   # (P, k)
+    pair_psu, pair_domain = np.divmod(np.arange(totals.size), k)
+    group_domain, group_stratum, pair_group = _groups(pair_domain, pair_psu, structure)
+    present = np.ones(len(group_domain), dtype=bool)
+    return _stratified_sum(totals.ravel(), pair_group, group_domain, group_stratum,
+                           present, k, structure)
+
+
+def _calibrated_totals(x: np.ndarray, pairs: DomainPairs, structure: Structure,
+                       steps: Sequence[Any]) -> np.ndarray:
+    """PSU totals, shape (P, n_domains), of the influence matrix residualized on the
+    calibration: rows outside a domain get non-zero residuals, so every PSU counts."""
     from . import calibration
 
     n = len(x)
-    inside = domain >= 0
-    dense = np.zeros((n, n_domains))
-    dense[np.flatnonzero(inside), domain[inside]] = x[inside]
+    inside = pairs.row_pair < pairs.n_pairs
+    dense = np.zeros((n, pairs.n_domains))
+    rows = np.flatnonzero(inside)
+    dense[rows, pairs.pair_domain[pairs.row_pair[rows]]] = x[rows]
     dense = np.asarray(calibration.residualize(dense, steps), dtype=float)
     indicator = sparse.csr_matrix(
         (np.ones(n), (structure.psu, np.arange(n))), shape=(structure.n_psus, n))
-    totals = np.asarray(indicator @ dense)  # (P, n_domains)
-    comb_psu, comb_dom = np.divmod(np.arange(totals.size), n_domains)
-    return comb_dom, comb_psu, totals.ravel()
+    return np.asarray(indicator @ dense)
 
 
-def _stratified_sum(comb_dom: np.ndarray, comb_psu: np.ndarray, comb_t: np.ndarray,
-                    n_domains: int, structure: Structure) -> np.ndarray:
-    """Sum the centred, scaled PSU totals within strata, then over strata per domain."""
-    n_strata = structure.n_strata
-    h = structure.psu_stratum[comb_psu]
-    group = comb_dom * n_strata + h
-    groups, inverse = np.unique(group, return_inverse=True)
-    inverse = inverse.ravel()
-    g_dom, g_h = np.divmod(groups, n_strata)
-    n_h = structure.n_psu[g_h]
-    count = np.bincount(inverse, minlength=len(groups))
-    mean = np.bincount(inverse, weights=comb_t, minlength=len(groups)) / n_h
+def _stratified_sum(totals: np.ndarray, pair_group: np.ndarray, group_domain: np.ndarray,
+                    group_stratum: np.ndarray, present: np.ndarray, n_domains: int,
+                    structure: Structure) -> np.ndarray:
+    """Sum the centred, scaled PSU totals within strata, then over strata per domain.
+
+    ``present`` marks the (domain, stratum) groups with data, for the lonely-PSU check.
+    """
+    n_groups = len(group_domain)
+    n_h = structure.n_psu[group_stratum]
+    count = np.bincount(pair_group, minlength=n_groups)
+    mean = np.bincount(pair_group, weights=totals, minlength=n_groups) / n_h
     # Two-pass sum of squares; the n_h - count absent PSUs have total 0 (R's padding).
-    ss = (np.bincount(inverse, weights=(comb_t - mean[inverse]) ** 2, minlength=len(groups))
+    ss = (np.bincount(pair_group, weights=(totals - mean[pair_group]) ** 2,
+                      minlength=n_groups)
           + (n_h - count) * mean**2)
-    f = structure.f[g_h]
+    f = structure.f[group_stratum]
     lonely = n_h == 1
     with np.errstate(divide="ignore", invalid="ignore"):
         contrib = np.where(lonely, 0.0, f * n_h / (n_h - 1) * ss)
     if lonely.any():
         policy = structure.lonely_psu
-        if policy == "fail":
-            label = structure.stratum_labels[int(g_h[np.argmax(lonely)])]
+        failing = lonely & present
+        if policy == "fail" and failing.any():
+            label = structure.stratum_labels[int(group_stratum[np.argmax(failing)])]
             raise DesignError(
                 f"stratum {label!r} has only one PSU; choose lonely_psu='adjust', "
                 "'remove' or 'certainty' (R: options(survey.lonely.psu=...))")
         if policy == "adjust":
             # Not centred: deviation of the single PSU total from the (zero) mean.
-            sq = np.bincount(inverse, weights=comb_t**2, minlength=len(groups))
+            sq = np.bincount(pair_group, weights=totals**2, minlength=n_groups)
             contrib = np.where(lonely, f * sq, contrib)
     # R returns exactly 0 for a stratum sampled completely (f < 1e-7).
     contrib = np.where(f < 1e-7, 0.0, contrib)
-    return np.bincount(g_dom, weights=contrib, minlength=n_domains)
+    return np.bincount(group_domain, weights=contrib, minlength=n_domains)
