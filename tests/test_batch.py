@@ -299,6 +299,20 @@ def test_batch_without_prepared_data_fails_early(tmp_path):
     assert not (tmp_path / PERIOD).exists()
 
 
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"period": "2026-13"}, "periods are written YYYY-MM"),
+    ({"period": "11/2026"}, "periods are written YYYY-MM"),
+    ({"jobs": 0}, "jobs must be at least 1"),
+    ({"timeout": 0}, "timeout must be a positive"),
+])
+def test_batch_rejects_bad_arguments(processed, tmp_path, kwargs, message):
+    args = {"period": PERIOD, **kwargs}
+    with pytest.raises(ReportError, match=message):
+        run_batch(args.pop("period"), out_dir=tmp_path, processed_dir=processed,
+                  progress=False, **args)
+    assert not list(tmp_path.iterdir())
+
+
 def test_cli_batch_with_the_report_notebooks(processed, tmp_path, capsys):
     code = main(["batch", "--period", PERIOD, "--townships", "塔克什肯镇,不存在乡",
                  "--jobs", "2", "--out", str(tmp_path), "--processed", str(processed)])

@@ -384,6 +384,10 @@ def run_batch(
     start = datetime.now(timezone.utc).isoformat(timespec="seconds")
     raw_dir, processed_dir = Path(raw_dir).resolve(), Path(processed_dir).resolve()
     _check_inputs(period, processed_dir)
+    if jobs is not None and jobs < 1:
+        raise ReportError(f"jobs must be at least 1, got {jobs}")
+    if not timeout > 0:
+        raise ReportError(f"timeout must be a positive number of seconds, got {timeout}")
     plan_obj = resolve_plan(plan)
     wanted = list(plan_obj.townships) if townships is None else list(dict.fromkeys(townships))
     known = [t for t in wanted if t in plan_obj.townships]
@@ -487,8 +491,8 @@ def main_batch(args: argparse.Namespace) -> int:
     when every report was written, 1 when some failed.
     """
     townships = None
-    if args.townships:
-        townships = [t.strip() for t in args.townships.split(",") if t.strip()]
+    if args.townships:  # "A,B" or, typed on a Chinese keyboard, "A，B"
+        townships = [t.strip() for t in re.split("[,，]", args.townships) if t.strip()]
     result = run_batch(
         args.period, townships=townships, jobs=args.jobs, out_dir=args.out,
         raw_dir=args.raw, processed_dir=args.processed, plan=args.plan,

@@ -289,7 +289,8 @@ def run_notebook(job: NotebookJob) -> NotebookResult:
     start = datetime.now(timezone.utc).isoformat(timespec="seconds")
     t0, cpu0 = time.perf_counter(), _cpu_seconds()
     status, error = "ok", None
-    with tempfile.TemporaryDirectory(prefix="pingan-nb-") as tmp:
+    # ignore_cleanup_errors: on Windows a just-killed kernel may still hold kernel.log
+    with tempfile.TemporaryDirectory(prefix="pingan-nb-", ignore_cleanup_errors=True) as tmp:
         tmp_out = Path(tmp) / "run.ipynb"
         with _Watchdog(job.timeout, Path(tmp) / "kernel.log") as watchdog:
             try:
