@@ -285,3 +285,13 @@ def test_poststratified_share_has_zero_variance(survey):
     assert t["estimate"].iloc[0] == pytest.approx(0.6, rel=1e-12)
     assert t["se"].iloc[0] == pytest.approx(0.0, abs=1e-12)
     assert d.proportion("male", method="wald")["se"].iloc[0] > 0.01
+
+
+def test_strata_as_domains_equal_any_other_column_as_domains(survey):
+    """by=<the strata column> takes a shortcut (each PSU is one domain-PSU pair); a copy
+    of the column goes the general way: same table."""
+    d = _design(survey.assign(copy=survey["township"]), lonely_psu="adjust")
+    for method in ("logit", "beta"):
+        a = d.proportion("secure", by="township", method=method)
+        b = d.proportion("secure", by="copy", method=method).rename(columns={"copy": "township"})
+        pd.testing.assert_frame_equal(a, b, rtol=1e-13)

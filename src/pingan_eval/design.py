@@ -452,8 +452,12 @@ class SurveyDesign:
         if k == 0:
             raise EstimationError(f"no row has a value in every by column {list(cols)}")
         # A row of weight 0 (a zero-weighted subset, as R's design[i, ]) is in no domain.
-        row_domain = np.where((domain >= 0) & (self._weights > 0), domain, k)
-        pairs = DomainPairs.build(row_domain, k, self._structure)
+        positive = self._weights > 0
+        row_domain = np.where((domain >= 0) & positive, domain, k)
+        if cols == (self._columns["strata"],) and positive.all():
+            pairs = DomainPairs.of_strata(self._structure)   # nothing to index
+        else:
+            pairs = DomainPairs.build(row_domain, k, self._structure)
         # R's beta interval uses nrow() of the domain design; a calibrated design keeps
         # every row in its subsets (weights set to zero instead).
         n_rows = (np.full(k, n) if self._steps

@@ -128,6 +128,13 @@ class DomainPairs:
         return cls(n_domains, row_pair, pair_domain, pair_psu, pair_group,
                    group_domain, group_stratum)
 
+    @classmethod
+    def of_strata(cls, structure: Structure) -> DomainPairs:
+        """The partition into strata: each PSU is one pair (PSUs are nested in strata)."""
+        strata = np.arange(structure.n_strata)
+        return cls(structure.n_strata, structure.psu, structure.psu_stratum,
+                   np.arange(structure.n_psus), structure.psu_stratum, strata, strata)
+
     @property
     def n_pairs(self) -> int:
         return len(self.pair_domain)
