@@ -19,10 +19,24 @@ from pingan_eval import paths
 PERIOD, PREVIOUS = "2026-11", "2026-10"
 
 
+def _runs_notebooks(config: pytest.Config) -> bool:
+    """True when nbval is on and the notebooks folder (or a notebook) is being collected."""
+    if not (config.getoption("nbval", default=False)
+            or config.getoption("nbval_lax", default=False)):
+        return False
+    base = (config.rootpath if config.args_source == pytest.Config.ArgsSource.TESTPATHS
+            else config.invocation_params.dir)
+    for arg in config.args:
+        target = (base / arg.split("::")[0]).resolve()
+        if (target.suffix == ".ipynb" or target == paths.NOTEBOOKS_DIR
+                or paths.NOTEBOOKS_DIR.is_relative_to(target)):
+            return True
+    return False
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Prepare every sample wave missing from data/processed before nbval runs the notebooks."""
-    config = session.config
-    if config.getoption("nbval", default=False) or config.getoption("nbval_lax", default=False):
+    if _runs_notebooks(session.config):
         from pingan_eval.summary import ensure_prepared
 
         ensure_prepared(paths.SAMPLE_RAW_DIR, paths.PROCESSED_DIR)

@@ -50,6 +50,12 @@ FLAG_REASONS: dict[str, str] = {
     "no_eligible": "无应创建单位",
 }
 
+#: What a reason means for the reader, added to the report's plain-language paragraph.
+FLAG_REASON_NOTES: dict[str, str] = {
+    "df<8": "抽中村(社区)过少，区间的可靠性有限",
+    "estimate_0_or_1": "样本中无人给出相反回答，区间只是近似",
+}
+
 #: The one sentence shown in place of a suppressed estimate.
 SUPPRESSED = FLAGS["suppress"]
 

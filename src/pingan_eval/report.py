@@ -173,6 +173,8 @@ def _fmt_target(x: float, measure: str, comparison: str = ">=") -> str:
     sign = {">=": "≥", ">": ">", "<=": "≤", "<": "<", "==": "="}.get(comparison, comparison)
     if not np.isfinite(x):
         return _DASH
+    if measure != "count" and x == 1 and comparison == ">=":
+        return "100%"  # all of them: "≥100%" would read oddly
     whole = measure != "count" and float(100 * x).is_integer()
     return sign + (fmt_pct(x, 0) if whole else _fmt_value(x, measure))
 
@@ -328,7 +330,10 @@ def headline_paragraph(summary: pd.DataFrame, area: str) -> str:
         for flag, what in (("review", "需谨慎解读"), ("suppress", "估计值不予显示")):
             hit = survey[survey["flag"] == flag]
             for reason, group in hit.groupby("flag_reason", sort=True):
-                why = labels.reasons_zh(reason)
+                codes = [c for c in str(reason).split(";") if c]
+                why = "；".join(labels.zh("flag_reason", c)
+                               + (f"（{labels.FLAG_REASON_NOTES[c]}）"
+                                  if c in labels.FLAG_REASON_NOTES else "") for c in codes)
                 text += f"{_names(group)}{'：' + why if why else ''}，{what}。"
         parts.append(text)
     for source, what in (("register", "平安细胞命名率"), ("structural", "结构性目标"),
