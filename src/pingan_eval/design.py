@@ -30,6 +30,7 @@ from .variance import (
 #: The estimate columns of every result table, after the ``by`` columns.
 RESULT_COLUMNS: tuple[str, ...] = ("estimate", "se", "ci_low", "ci_high", "df", "n", "deff")
 
+
 class SurveyDesign:
     """A one-stage (ultimate cluster) stratified cluster design with weights.
 
@@ -393,7 +394,9 @@ class SurveyDesign:
         wsum = np.bincount(pairs.pair_domain, weights=pair_w, minlength=k)
         with np.errstate(invalid="ignore", divide="ignore"):
             est = np.bincount(pairs.pair_domain, weights=pair_wy, minlength=k) / wsum
-            to_row = domains.row_domain     # len(keys) for rows in no domain
+            # Residuals are 0 outside the domains and where the variable is missing.
+            resid = None if binary and not self._steps else (
+                y0 - np.append(est, 0.0)[domains.row_domain])
             if binary:
                 # sum w (y - est)^2 = W est (1 - est) exactly for 0/1 values, and the
                 # pair totals of w (y - est) follow from the pair sums.
@@ -401,12 +404,12 @@ class SurveyDesign:
                 pair_wr = pair_wy - est[pairs.pair_domain] * pair_w
             else:
                 # Two passes, robust wherever the values of y lie.
-                wr = wv * (y0 - np.append(est, 0.0)[to_row])
+                wr = wv * resid
                 pair_wr = pair_sums(pairs, wr)
-                ss = np.bincount(pairs.pair_domain, minlength=k,
-                                 weights=pair_sums(pairs, wr * (y0 - np.append(est, 0.0)[to_row])))
+                ss = np.bincount(pairs.pair_domain, weights=pair_sums(pairs, wr * resid),
+                                 minlength=k)
             if self._steps:
-                x = wv * (y0 - np.append(est, 0.0)[to_row]) * np.append(1.0 / wsum, 0.0)[to_row]
+                x = wv * resid * np.append(1.0 / wsum, 0.0)[domains.row_domain]
                 var = calibrated_variance(x, pairs, self._structure, self._steps)
             else:
                 # PSU totals of w (y - est) / W, the influence values of the domain mean.
