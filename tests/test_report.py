@@ -157,9 +157,11 @@ def test_change_table_is_the_change_module(sample_trend):
                old[["indicator", "estimate", "se", "df"]], by="indicator").set_index("indicator")
     row = table.iloc[0]
     assert row["本月"] == _pct(cur.iloc[0]["estimate"])
-    assert row["变化（百分点）"] == f"{100 * d.loc['awareness', 'estimate']:+.1f}"
+    assert float(row["变化（百分点）"].replace("±", "")) == pytest.approx(
+        100 * d.loc["awareness", "estimate"], abs=0.05)
     assert row["p值"] == f"{d.loc['awareness', 'p_value']:.3f}"
-    lo, hi = (float(x) for x in re.findall(r"[+-]\d+\.\d", row["变化的95%置信区间"]))
+    bounds = row["变化的95%置信区间"].replace("±", "+")
+    lo, hi = (float(x) for x in re.findall(r"[+-]\d+\.\d", bounds))
     assert lo == pytest.approx(100 * d.loc["awareness", "ci_low"], abs=0.05)
     assert hi == pytest.approx(100 * d.loc["awareness", "ci_high"], abs=0.05)
 

@@ -388,7 +388,8 @@ def style(table: pd.DataFrame, *, uuid: str, caption: str | None = None,
     return styler.set_table_styles([
         {"selector": "th", "props": "text-align: center; background-color: #F2F2F2;"
                                     " padding: 4px 8px;"},
-        {"selector": "td", "props": f"text-align: {align}; padding: 3px 8px;"},
+        {"selector": "td", "props": f"text-align: {align}; padding: 3px 8px;"
+                                    + (" white-space: nowrap;" if align == "center" else "")},
         {"selector": "caption", "props": "caption-side: top; font-weight: bold;"
                                          " text-align: left; padding: 4px 0;"},
     ])
@@ -659,11 +660,17 @@ def change_table(trend: pd.DataFrame, area: str, period: str) -> pd.DataFrame:
                    old.loc[[code], ["estimate", "se", "df"]], by=[]).iloc[0]
         sig = "变化显著" if d["p_value"] < 0.05 else "变化不显著"
         out.append((name, fmt_pct(cur.at[code, "estimate"]), fmt_pct(old.at[code, "estimate"]),
-                    f"{100 * d['estimate']:+.1f}",
-                    f"{100 * d['ci_low']:+.1f} ～ {100 * d['ci_high']:+.1f}",
+                    _points(d["estimate"]),
+                    f"{_points(d['ci_low'])} ～ {_points(d['ci_high'])}",
                     f"{d['p_value']:.3f}", sig))
     return pd.DataFrame(out, columns=["指标", "本月", "上月", "变化（百分点）",
                                       "变化的95%置信区间", "p值", "说明"])
+
+
+def _points(x: float) -> str:
+    """A difference of proportions in signed percentage points, never "-0.0"."""
+    value = round(100 * float(x), 1)
+    return f"{value + 0.0:+.1f}" if value != 0 else "±0.0"
 
 
 def methods_table(summary: pd.DataFrame, area: str, *,
