@@ -290,13 +290,14 @@ def _package_versions(scheduler: str | None) -> dict[str, str | None]:
     return versions
 
 
-def _git_commit() -> str | None:
+def _git(*args: str) -> str | None:
+    """Output of a git command in the project folder; None without git or a repository."""
     try:
-        out = subprocess.run(["git", "-C", str(paths.PROJ_ROOT), "rev-parse", "HEAD"],
+        out = subprocess.run(["git", "-C", str(paths.PROJ_ROOT), *args],
                              capture_output=True, text=True, timeout=10, check=True)
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None
+    return out.stdout.strip()
 
 
 def _remove_stale_temporaries(folder: Path, min_age: float = 60.0) -> None:
@@ -310,6 +311,37 @@ def _remove_stale_temporaries(folder: Path, min_age: float = 60.0) -> None:
         for tmp in folder.rglob(".*.tmp"):
             if tmp.is_file() and now - tmp.stat().st_mtime > min_age:
                 tmp.unlink(missing_ok=True)
+
+
+def _notebook_jobs(county: str, townships: Sequence[str], folder: Path,
+                   common: dict[str, str | None], timeout: float, county_nb: Path,
+                   township_nb: Path) -> list[NotebookJob]:
+    """The county overview first, then one job per township."""
+    period = common["period"]
+    stems = report_filenames(townships)
+    jobs = [NotebookJob(
+        area=county, level="county", notebook=str(county_nb),
+        ipynb_path=str(folder / "county.ipynb"), html_path=str(folder / "county.html"),
+        parameters=common, timeout=timeout, title=f"{county} {period} 平安建设评估总览",
+    )]
+    jobs += [NotebookJob(
+        area=t, level="township", notebook=str(township_nb),
+        ipynb_path=str(folder / f"{stems[t]}.ipynb"), html_path=str(folder / f"{stems[t]}.html"),
+        parameters={"township": t, **common}, timeout=timeout,
+        title=f"{t} {period} 平安建设评估报告",
+    ) for t in townships]
+    return jobs
+
+
+def _provenance(scheduler: str | None) -> dict[str, Any]:
+    """Package versions and the git commit, for the manifest."""
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return {
+        "packages": _package_versions(scheduler),
+        "git_commit": _git("rev-parse", "HEAD") or None,
+        # uncommitted changes to tracked files: the commit alone does not name the code
+        "git_dirty": None if status is None else bool(status),
+    }
 
 
 def run_batch(
@@ -414,19 +446,8 @@ def run_batch(
     common = {"period": period, "raw_dir": str(raw_dir), "processed_dir": str(processed_dir),
               "plan_path": plan_obj.path or None, "summary_path": str(summary_path),
               "trend_path": str(trend_path)}
-    stems = report_filenames(known)
     county = plan_obj.county
-    job_list = [NotebookJob(
-        area=county, level="county", notebook=str(county_nb),
-        ipynb_path=str(folder / "county.ipynb"), html_path=str(folder / "county.html"),
-        parameters=common, timeout=timeout, title=f"{county} {period} 平安建设评估总览",
-    )]
-    job_list += [NotebookJob(
-        area=t, level="township", notebook=str(township_nb),
-        ipynb_path=str(folder / f"{stems[t]}.ipynb"), html_path=str(folder / f"{stems[t]}.html"),
-        parameters={"township": t, **common}, timeout=timeout,
-        title=f"{t} {period} 平安建设评估报告",
-    ) for t in known]
+    job_list = _notebook_jobs(county, known, folder, common, timeout, county_nb, township_nb)
     n_jobs = max(1, min(jobs or os.cpu_count() or 1, len(job_list)))
     results = _execute(job_list, n_jobs=n_jobs, scheduler=scheduler, progress=progress,
                        period=period)
@@ -465,8 +486,7 @@ def run_batch(
         },
         "inputs": _input_hashes(trend_periods, raw_dir, processed_dir, plan_obj.path,
                                 [county_nb, township_nb]),
-        "packages": _package_versions(scheduler),
-        "git_commit": _git_commit(),
+        **_provenance(scheduler),
         "notebooks": [{**asdict(r), **files.get(r.area, {"ipynb": None, "html": None})}
                       for r in results],
     }
