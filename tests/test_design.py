@@ -295,3 +295,13 @@ def test_strata_as_domains_equal_any_other_column_as_domains(survey):
         a = d.proportion("secure", by="township", method=method)
         b = d.proportion("secure", by="copy", method=method).rename(columns={"copy": "township"})
         pd.testing.assert_frame_equal(a, b, rtol=1e-13)
+
+
+def test_psu_labels_are_nested_in_strata(survey):
+    """nest=TRUE: PSU labels reused in different strata are different PSUs."""
+    reused = survey.assign(village=survey["village"].str.split("-").str[1])  # "v1", ...
+    assert reused.groupby("village")["township"].nunique().max() > 1
+    for method in ("logit", "beta"):
+        pd.testing.assert_frame_equal(
+            _design(survey).proportion("secure", by="sex", method=method),
+            _design(reused).proportion("secure", by="sex", method=method))

@@ -1,9 +1,12 @@
 """The one variance engine: Taylor-linearized variance of domain estimates.
 
-Estimators build linearized (influence) values, one per row and domain, and hand them to
-:func:`domain_variance`. This is the only place where PSU totals are summed within
-strata, the counterpart of R's ``survey:::svyrecvar`` for a one-stage (ultimate cluster)
-design ``svydesign(ids=~psu, strata=~stratum, weights=~w, fpc=~N_psu, nest=TRUE)``.
+Estimators build linearized (influence) values, sum them per (domain, PSU) pair
+(:class:`DomainPairs`, :func:`pair_sums`) and hand the PSU totals to
+:func:`domain_variance`; a calibrated design hands the row values to
+:func:`calibrated_variance`, which residualizes them first. Both end in one function,
+the only place where PSU totals are summed within strata: the counterpart of R's
+``survey:::svyrecvar`` for a one-stage (ultimate cluster) design
+``svydesign(ids=~psu, strata=~stratum, weights=~w, fpc=~N_psu, nest=TRUE)``.
 
 For domain ``d`` with influence values ``x_i`` (zero outside the domain), stratum ``h``
 with ``n_h`` sampled PSUs and PSU totals ``t_hj = sum_{i in PSU j} x_i``::
@@ -19,7 +22,7 @@ add nothing, ``"fail"`` raises :class:`~pingan_eval.errors.DesignError` naming t
 stratum. As in R, a lonely stratum only matters when the domain has data in it.
 
 No Python loop runs over rows, PSUs, strata or domains: totals are ``np.bincount`` over
-combined integer keys.
+integer pair and group codes.
 """
 
 from __future__ import annotations
