@@ -159,3 +159,11 @@ def test_ensure_prepared_prepares_only_what_is_missing(tmp_path):
 def test_trend_of_no_period_is_empty(sample_processed):
     out = trend_summary([], processed_dir=sample_processed)
     assert out.empty and tuple(out.columns) == SUMMARY_COLUMNS
+
+
+def test_survey_only_dataset(sample_processed, tmp_path):
+    from pingan_eval.summary import period_summary
+
+    out = period_summary(PERIOD, raw_dir=tmp_path, processed_dir=sample_processed)
+    assert set(out["source"]) == {"survey"}
+    assert len(out) == (1 + len(PLAN.townships)) * len(PLAN.survey)
