@@ -28,8 +28,6 @@ import nbformat
 from .fileio import atomic_write_text
 from .htmlexport import notebook_to_html
 
-STATUSES = ("ok", "failed", "timeout")
-
 # Timing metadata that papermill and nbclient write into a notebook: removed so that
 # re-running the same inputs gives the same bytes (the manifest keeps the times).
 _VOLATILE_NB_KEYS = ("start_time", "end_time", "duration")
@@ -237,7 +235,7 @@ def strip_volatile_metadata(nb: nbformat.NotebookNode, output_name: str) -> None
                 cell_meta.pop(key, None)
 
 
-def _marker_cell(job: NotebookJob, status: str, error: dict[str, Any]) -> nbformat.NotebookNode:
+def _marker_cell(status: str, error: dict[str, Any]) -> nbformat.NotebookNode:
     """A Markdown cell at the top of a notebook that stopped outside papermill's errors."""
     what = "运行超时" if status == "timeout" else "运行中断"
     where = f"（第 {error['cell_index']} 个单元格）" if error["cell_index"] is not None else ""
@@ -321,7 +319,7 @@ def run_notebook(job: NotebookJob) -> NotebookResult:
     if status != "ok" and "cell_index" not in error:
         index, source = _last_started_cell(partial)
         error = {"cell_index": index, "exec_count": None, **error, "source": source}
-        nb.cells.insert(0, _marker_cell(job, status, error))
+        nb.cells.insert(0, _marker_cell(status, error))
     timings = _cell_timings(nb)
     strip_volatile_metadata(nb, Path(job.ipynb_path).name)
     t_html = time.perf_counter()
