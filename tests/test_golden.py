@@ -3,11 +3,12 @@
 The reference CSVs were written by ``tests/golden/make_golden.R`` with R 4.2.2 and
 survey 4.1.1 (the script header says how to rerun it); CI needs no R. Each case of
 ``golden_cases.csv`` names the design, the estimator and the exact R call that produced
-``golden_<case>.csv``; every value (estimate, se, ci_low, ci_high, df, n, deff) must
-agree to 1e-8 relative (plus 1e-12 absolute, for values that are 0 in exact arithmetic
-and carry a rounding residue in R). Rows whose ``note`` is not empty are the documented
-deviations from R (Clopper-Pearson at an estimate of exactly 0 or 1; exact constants
-where R has a rounding residue); the note records R's own values.
+``golden_<case>.csv`` (the call is also the docstring of that case's test). Every value
+(estimate, se, ci_low, ci_high, df, n, deff) must agree to 1e-8 relative (plus 1e-12
+absolute, for values that are 0 in exact arithmetic and carry a rounding residue in R).
+Rows whose ``note`` is not empty are the documented deviations from R (Clopper-Pearson
+at an estimate of exactly 0 or 1; exact constants where R has a rounding residue; the t
+quantile where R's logit interval breaks down at df = 1); the note records R's values.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from pingan_eval import SurveyDesign
 from pingan_eval.design import RESULT_COLUMNS
@@ -46,9 +46,8 @@ def _estimate(case: pd.Series) -> pd.DataFrame:
                              level=float(case["level"]))
 
 
-@pytest.mark.parametrize("case_id", CASES["case"].tolist())
-def test_matches_r(case_id: str) -> None:
-    """Every value of one golden case equals R's (the R call is in golden_cases.csv)."""
+def _check_case(case_id: str) -> None:
+    """Every value of one golden case equals R's."""
     case = CASES.set_index("case").loc[case_id]
     expected = pd.read_csv(GOLDEN / f"golden_{case_id}.csv", keep_default_na=False,
                            na_values=["NaN", "NA"])
@@ -64,6 +63,20 @@ def test_matches_r(case_id: str) -> None:
                                    expected[col].to_numpy(dtype=float),
                                    rtol=1e-8, atol=1e-12, equal_nan=True,
                                    err_msg=f"{case_id}: column {col}\n{case['r_call']}")
+
+
+def _golden_test(case_id: str, r_call: str):
+    def test() -> None:
+        _check_case(case_id)
+
+    test.__name__ = f"test_golden_{case_id}"
+    test.__doc__ = f"pingan_eval == R, every value of golden_{case_id}.csv. R: {r_call}"
+    return test
+
+
+# One test per case, named after it, whose docstring is the exact R call.
+for _case_id, _r_call in zip(CASES["case"], CASES["r_call"], strict=True):
+    globals()[f"test_golden_{_case_id}"] = _golden_test(_case_id, _r_call)
 
 
 def test_cases_cover_the_contract() -> None:
