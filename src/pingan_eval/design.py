@@ -617,6 +617,9 @@ def _factorize_rows(data: pd.DataFrame, cols: list[str],
         c, u = known[col] if col in known else pd.factorize(data[col], sort=True)
         codes.append(c.astype(np.int64))
         uniques.append(u)
+    if len(cols) == 1:
+        # Factorizing yields only observed values, sorted: they are the domains.
+        return codes[0], pd.DataFrame({cols[0]: pd.Index(uniques[0])})
     dims = tuple(max(len(u), 1) for u in uniques)
     missing = np.zeros(len(data), dtype=bool)
     for c in codes:
