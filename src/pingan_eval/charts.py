@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,9 @@ from matplotlib.ticker import PercentFormatter
 
 from . import labels
 from .fonts import setup_cjk_font
+
+if TYPE_CHECKING:
+    from IPython.display import Image
 
 __all__ = [
     "FLAG_STYLE",
@@ -44,7 +48,7 @@ VERDICT_STYLE: dict[str, dict[str, str]] = {
     "not_met": {"color": "#D55E00", "marker": "X"},
     "undecided": {"color": "#E69F00", "marker": "D"},
 }
-#: How a flagged estimate is drawn.
+#: Colour of the note written in place of a suppressed estimate.
 FLAG_STYLE: dict[str, str] = {"color": "#8C8C8C"}
 _BAR_EDGE = "#0072B2"
 _TARGET = {"color": "#333333", "linestyle": "--", "linewidth": 1.0}
@@ -68,7 +72,7 @@ def png_bytes(fig: Figure, dpi: float = _DPI) -> bytes:
     return buffer.getvalue()
 
 
-def image(fig: Figure, dpi: float = _DPI):
+def image(fig: Figure, dpi: float = _DPI) -> Image:
     """The figure as an :class:`IPython.display.Image` for ``display()`` in a notebook.
 
     A pyplot-free figure has no notebook representation of its own; this one is a PNG
