@@ -147,6 +147,17 @@ def test_non_binary_value_in_proportion_is_named(survey):
         _design(survey).proportion("score")
 
 
+def test_non_numeric_or_infinite_variable_is_named(survey):
+    df = survey.astype({"score": object})
+    df.loc[9, "score"] = "很好"
+    with pytest.raises(EstimationError, match=r"'score'.*row 9.*很好"):
+        _design(df).mean("score")
+    df = survey.copy()
+    df.loc[11, "score"] = np.inf
+    with pytest.raises(EstimationError, match=r"'score'.*infinite.*row 11"):
+        _design(df).mean("score")
+
+
 def test_unknown_method_lists_the_valid_ones(survey):
     with pytest.raises(EstimationError) as err:
         _design(survey).proportion("secure", method="agresti")

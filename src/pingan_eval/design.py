@@ -223,7 +223,8 @@ class SurveyDesign:
         DesignError
             Unknown column; a lonely PSU under ``lonely_psu="fail"``.
         EstimationError
-            Non-numeric values, a bad level, no non-missing value in any domain.
+            Non-numeric or infinite values, a bad level, no non-missing value in any
+            domain.
 
         Notes
         -----
@@ -368,6 +369,10 @@ class SurveyDesign:
         _check_column(self._data, variable, "variable")
         y = _numeric(self._data[variable], variable)
         valid = ~np.isnan(y)
+        if np.isinf(y).any():
+            i = int(np.argmax(np.isinf(y)))
+            raise EstimationError(f"column {variable!r} has an infinite value in row "
+                                  f"{_show(self._data.index[i])}")
         y0 = np.where(valid, y, 0.0)
         # y (1 - y) is 0 exactly for 0 and 1 (and for the zeros put in for missing values).
         if binary and np.any(y0 * (1.0 - y0)):
