@@ -39,6 +39,11 @@ lint: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks
 
+## notebooks: re-execute the report notebooks in place on the sample (then commit them)
+notebooks: $(STAMP)
+	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+		--ExecutePreprocessor.record_timing=False notebooks/*.ipynb
+
 ## bench: run the benchmark scripts and print their figures
 bench: $(STAMP)
 	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done
@@ -56,4 +61,4 @@ clean:
 	rm -rf data/processed/* reports/*
 	touch data/processed/.gitkeep reports/.gitkeep
 
-.PHONY: help install demo test lint lab bench golden synth clean
+.PHONY: help install demo test lint lab notebooks bench golden synth clean

@@ -85,3 +85,4 @@ def test_committed_outputs(name):
     assert compared
     assert not re.search(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}", compared)
     assert "/work/" not in str(nb) and "/home/" not in str(nb)
+    assert "iopub.execute_input" not in path.read_text(encoding="utf-8")  # no run times

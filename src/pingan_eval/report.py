@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -37,6 +38,9 @@ from .summary import (
     trend_summary,
 )
 
+if TYPE_CHECKING:
+    from IPython.display import HTML
+
 __all__ = [
     "BREAKDOWN_BY",
     "ReportInputs",
@@ -49,6 +53,7 @@ __all__ = [
     "fmt_pct",
     "headline_paragraph",
     "headline_table",
+    "html",
     "load_inputs",
     "methods_table",
     "period_zh",
@@ -393,6 +398,26 @@ def style(table: pd.DataFrame, *, uuid: str, caption: str | None = None,
         {"selector": "caption", "props": "caption-side: top; font-weight: bold;"
                                          " text-align: left; padding: 4px 0;"},
     ])
+
+
+def html(table: pd.DataFrame, *, uuid: str, caption: str | None = None,
+         align: str = "center") -> HTML:
+    """:func:`style` as an :class:`IPython.display.HTML` object for ``display()``.
+
+    A Styler shown in a notebook also stores its text form, which carries a memory
+    address; this object's text form is fixed, so committed notebook outputs are the same
+    from run to run.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> out = html(pd.DataFrame({"指标": ["知晓率"]}), uuid="demo")
+    >>> 'id="T_demo"' in out.data, repr(out).startswith("<IPython.core.display.HTML")
+    (True, True)
+    """
+    from IPython.display import HTML
+
+    return HTML(style(table, uuid=uuid, caption=caption, align=align).to_html())
 
 
 def comparison_table(summary: pd.DataFrame, *, source: str = "survey",
