@@ -13,8 +13,8 @@ For each it prints the wall time, the seconds per report, and the split of one r
 cells that draw (plotting), the other cells (loading, tables, text) and the HTML export;
 and the CPU seconds per report (worker plus its kernel; target at most 3 s).
 
-Run: ``.venv/bin/python benchmarks/bench_batch.py [--townships 100] [--jobs 2]
-[--skip-sample] [--skip-synthetic]``
+Run: ``.venv/bin/python benchmarks/bench_batch.py [--townships 100] [--reports N]
+[--jobs 2] [--skip-sample] [--skip-synthetic]``
 """
 
 from __future__ import annotations
@@ -75,10 +75,10 @@ def _report(label: str, result: BatchResult, wall: float) -> None:
         print(f"  failed: {r.area}: {r.error}")
 
 
-def _time_batch(raw: Path, processed: Path, out: Path, plan: Path | None,
-                jobs: int) -> tuple[BatchResult, float]:
+def _time_batch(raw: Path, processed: Path, out: Path, plan: Path | None, jobs: int,
+                townships: list[str] | None = None) -> tuple[BatchResult, float]:
     t0 = time.perf_counter()
-    result = run_batch(PERIODS[-1], jobs=jobs, out_dir=out, raw_dir=raw,
+    result = run_batch(PERIODS[-1], townships=townships, jobs=jobs, out_dir=out, raw_dir=raw,
                        processed_dir=processed, plan=plan, progress=True)
     return result, time.perf_counter() - t0
 
@@ -87,6 +87,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--townships", type=int, default=100)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--reports", type=int, default=None,
+                        help="render only the first N townships of the synthetic county "
+                             "(per-report figures without running all of them)")
     parser.add_argument("--skip-sample", action="store_true")
     parser.add_argument("--skip-synthetic", action="store_true")
     args = parser.parse_args()
@@ -109,8 +112,10 @@ def main() -> None:
                 prepare_period(period, raw, processed)
             townships = _frame_townships(raw)
             plan = _plan_for(townships, tmp)
-            result, wall = _time_batch(raw, processed, tmp / "reports", plan, args.jobs)
-            _report(f"synthetic county ({args.townships} townships + county)", result, wall)
+            subset = townships[:args.reports] if args.reports else None
+            result, wall = _time_batch(raw, processed, tmp / "reports", plan, args.jobs, subset)
+            shown = f"{len(subset)} of {args.townships}" if subset else str(args.townships)
+            _report(f"synthetic county ({shown} townships + county)", result, wall)
 
 
 if __name__ == "__main__":
