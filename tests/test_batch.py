@@ -155,16 +155,6 @@ def test_local_pool_runs_all_and_keeps_order(tmp_path):
     assert (tmp_path / "a.html").is_file() and (tmp_path / "b.html").is_file()
 
 
-def test_dask_local_cluster_runs_the_same_jobs(tmp_path):
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster:
-        results = _execute(_jobs(tmp_path), n_jobs=2, scheduler=cluster.scheduler_address,
-                           progress=False, period="2026-11")
-    assert [r.status for r in results] == ["ok", "failed"]
-    assert results[1].error["ename"] == "ValueError"
-    nb = nbformat.read(tmp_path / "a.ipynb", as_version=4)
-    assert _received(nb)["township"] == "塔克什肯镇"
 
 
 # ---------------------------------------------------------------- the whole batch
@@ -183,9 +173,10 @@ def processed(tmp_path_factory):
 
 
 def _batch(out: Path, processed: Path, **kw):
-    return run_batch(PERIOD, townships=PICKED, jobs=2, out_dir=out, processed_dir=processed,
-                     timeout=120, progress=False, township_notebook=REPORT_NB,
-                     county_notebook=REPORT_NB, **kw)
+    kw = {"townships": PICKED, "jobs": 2, **kw}
+    return run_batch(PERIOD, out_dir=out, processed_dir=processed, timeout=120,
+                     progress=False, township_notebook=REPORT_NB, county_notebook=REPORT_NB,
+                     **kw)
 
 
 @pytest.fixture(scope="module")
@@ -288,7 +279,7 @@ def test_batch_rerun_is_idempotent(batch, processed):
     stale = folder / ".index.html.x1.tmp"
     stale.write_text("left by a killed run", encoding="utf-8")
     os.utime(stale, (time.time() - 3600, time.time() - 3600))
-    _batch(out, processed)
+    _batch(out, processed, jobs=1)  # in this process, not in a pool: the same bytes
     assert {name: (folder / name).read_bytes() for name in keep} == before
     assert not list(folder.rglob(".*.tmp"))
 
@@ -326,3 +317,19 @@ def test_cli_batch_with_the_report_notebooks(processed, tmp_path, capsys):
     page = (tmp_path / PERIOD / "塔克什肯镇.html").read_text(encoding="utf-8")
     assert "塔克什肯镇" in page and external_links(page) == []
     assert re.search(r'src="data:image/png;base64,', page)
+
+
+def test_batch_on_a_dask_local_cluster(processed, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        result = _batch(tmp_path, processed, townships=["塔克什肯镇", "阿热勒乡"],
+                        scheduler=cluster.scheduler_address)
+    status = {r.area: r.status for r in result.notebooks}
+    assert status == {"青河县": "ok", "塔克什肯镇": "ok", "阿热勒乡": "failed"}
+    assert result.failed[0].error["ename"] == "ValueError"
+    nb = nbformat.read(tmp_path / PERIOD / "塔克什肯镇.ipynb", as_version=4)
+    assert _received(nb)["township"] == "塔克什肯镇"
+    manifest = json.loads(result.manifest_path.read_text(encoding="utf-8"))
+    assert manifest["parameters"]["scheduler"] == cluster.scheduler_address
+    assert manifest["packages"]["distributed"] == distributed.__version__
