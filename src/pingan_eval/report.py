@@ -127,8 +127,8 @@ def load_inputs(period: str, *, raw_dir: str | os.PathLike | None = None,
     raw = Path(raw_dir) if raw_dir is not None else paths.SAMPLE_RAW_DIR
     processed = Path(processed_dir) if processed_dir is not None else paths.PROCESSED_DIR
     plan = resolve_plan(plan_path)
-    if summary_path is None or trend_path is None:
-        months = ensure_prepared(raw, processed)
+    computing = summary_path is None or trend_path is None
+    months = ensure_prepared(raw, processed) if computing else []
     if summary_path is not None:
         summary = read_summary(summary_path)
         summary = summary[summary["period"] == period].reset_index(drop=True)
