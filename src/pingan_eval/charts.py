@@ -461,13 +461,14 @@ def naming_heatmap(summary: pd.DataFrame, *, period: str | None = None) -> Figur
             ax.text(j, i, "100%" if v == 1 else _pct(v), ha="center", va="center",
                     fontsize=8.5, color="white" if dark else "black")
             if below.iloc[i, j]:
-                ax.add_patch(Rectangle((j - 0.47, i - 0.47), 0.94, 0.94, fill=False,
+                ax.add_patch(Rectangle((j - 0.45, i - 0.45), 0.9, 0.9, fill=False,
                                        edgecolor=VERDICT_STYLE["not_met"]["color"],
-                                       linewidth=2))
+                                       linewidth=2.5))
     ax.set_xticks(range(len(cats)), [names[c] for c in cats], rotation=40, ha="right",
                   fontsize=9)
     ax.set_yticks(range(len(towns)), towns, fontsize=9)
-    colorbar = fig.colorbar(image, ax=ax, fraction=0.03, pad=0.02, extend="min")
+    colorbar = fig.colorbar(image, ax=ax, fraction=0.03, pad=0.02, extend="min",
+                            ticks=np.linspace(vmin, 1.0, 5))
     colorbar.ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.set_title(f"各乡镇平安细胞命名率（截至{period}；红框：低于目标，—：无应创建单位）",
                  fontsize=11)
