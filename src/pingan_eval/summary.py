@@ -204,13 +204,24 @@ def ensure_prepared(
 def read_summary(path: str | os.PathLike) -> pd.DataFrame:
     """Read a summary table written as CSV (e.g. by ``pingan-eval batch``).
 
-    Keeps ``period`` and the names as text and the statistics as floats; the columns
-    must be :data:`SUMMARY_COLUMNS` (in any order).
+    Parameters
+    ----------
+    path : path
+        A UTF-8 CSV of :func:`period_summary` or :func:`trend_summary` output (as
+        ``DataFrame.to_csv(index=False)`` writes it). Extra columns are dropped.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Exactly :data:`SUMMARY_COLUMNS`, in that order: text columns as text (a period
+        stays ``"2026-11"``, a township named "NA" stays a name), the statistics as
+        floats, an empty ``flag_reason`` as ``""``. Written and read back, a summary
+        compares equal to the original.
 
     Raises
     ------
     ReportError
-        A column is missing.
+        A column is missing (the message names it).
     """
     table = pd.read_csv(path, dtype={"period": str, "area": str, "indicator": str},
                         keep_default_na=False, na_values=[""], encoding="utf-8")
