@@ -10,6 +10,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -333,3 +336,45 @@ def test_batch_on_a_dask_local_cluster(processed, tmp_path):
     manifest = json.loads(result.manifest_path.read_text(encoding="utf-8"))
     assert manifest["parameters"]["scheduler"] == cluster.scheduler_address
     assert manifest["packages"]["distributed"] == distributed.__version__
+
+
+def _fixture_kernels() -> list[int]:
+    """Pids of running kernels whose working folder is tests/fixtures (this file's)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if (proc.name.isdigit() and Path(proc / "cwd").resolve() == FIXTURES.resolve()
+                    and b"ipykernel_launcher" in (proc / "cmdline").read_bytes()):
+                pids.append(int(proc.name))
+        except OSError:  # gone, or not ours to look at
+            continue
+    return pids
+
+
+@pytest.mark.skipif(not Path("/proc/self/cwd").exists(), reason="needs Linux /proc")
+def test_ctrl_c_stops_the_batch_and_its_kernels(processed, tmp_path):
+    script = (
+        "from pingan_eval.batch import run_batch\n"
+        f"run_batch({PERIOD!r}, townships=['青河镇', '塔克什肯镇', '阿热勒乡'], jobs=2,\n"
+        f"          out_dir={str(tmp_path)!r}, processed_dir={str(processed)!r},\n"
+        f"          progress=False, township_notebook={str(SLEEP_NB)!r},\n"
+        f"          county_notebook={str(SLEEP_NB)!r}, timeout=300)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], start_new_session=True,
+                            stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 90
+        while len(_fixture_kernels()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.5)  # wait until both workers' kernels are sleeping in a cell
+        assert len(_fixture_kernels()) >= 2, "the batch started no kernels"
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        _, err = proc.communicate(timeout=30)  # not the 120 s the cells sleep
+    finally:
+        if proc.poll() is None:  # a hung batch must not outlive the test
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode != 0 and b"KeyboardInterrupt" in err
+    deadline = time.monotonic() + 15
+    while _fixture_kernels() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _fixture_kernels() == []
+    assert not list(tmp_path.rglob("*.ipynb")) and not list(tmp_path.rglob(".*.tmp"))

@@ -26,6 +26,7 @@ import json
 import multiprocessing
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -176,7 +177,9 @@ def _run_local(jobs: Sequence[NotebookJob], n_jobs: int,
     # "spawn" everywhere: the same behaviour as on Windows and macOS, and no fork of a
     # process that already runs threads (tqdm's monitor).
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=n_jobs, mp_context=context) as pool:
+    pool = ProcessPoolExecutor(max_workers=n_jobs, mp_context=context,
+                               initializer=_ignore_sigint)
+    try:
         futures = {pool.submit(run_notebook, job): i for i, job in enumerate(jobs)}
         for future in as_completed(futures):
             i = futures[future]
@@ -185,6 +188,20 @@ def _run_local(jobs: Sequence[NotebookJob], n_jobs: int,
             except Exception as exc:  # a worker process died: the others go on
                 result = _crashed_result(jobs[i], exc)
             on_done(i, result)
+    except BaseException:
+        # Ctrl-C: stop now. Queued notebooks are dropped and running workers end; their
+        # kernels (own session, so the terminal's SIGINT missed them) notice the parent
+        # is gone and exit. Files already written are whole (atomic writes).
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _ignore_sigint() -> None:
+    """Pool workers leave Ctrl-C to the parent, which stops them (see _run_local)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _run_dask(jobs: Sequence[NotebookJob], scheduler: str,
