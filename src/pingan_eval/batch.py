@@ -521,6 +521,10 @@ def _describe(result: NotebookResult) -> str:
     return f"{result.area}: {result.status} ({where}{error.get('ename')}: {error.get('evalue')})"
 
 
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main_batch(args: argparse.Namespace) -> int:
     """Run :func:`run_batch` from parsed ``pingan-eval batch`` arguments.
 
@@ -530,11 +534,17 @@ def main_batch(args: argparse.Namespace) -> int:
     townships = None
     if args.townships:  # "A,B" or, typed on a Chinese keyboard, "A，B"
         townships = [t.strip() for t in re.split("[,，]", args.townships) if t.strip()]
-    result = run_batch(
-        args.period, townships=townships, jobs=args.jobs, out_dir=args.out,
-        raw_dir=args.raw, processed_dir=args.processed, plan=args.plan,
-        timeout=args.timeout, scheduler=args.scheduler, progress=True,
-    )
+    # SIGTERM (a scheduler or `kill` stopping the command) takes the Ctrl-C path, which
+    # stops the worker processes instead of leaving them orphaned.
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        result = run_batch(
+            args.period, townships=townships, jobs=args.jobs, out_dir=args.out,
+            raw_dir=args.raw, processed_dir=args.processed, plan=args.plan,
+            timeout=args.timeout, scheduler=args.scheduler, progress=True,
+        )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     n = len(result.notebooks)
     print(f"{n - len(result.failed)}/{n} reports in {result.duration:.1f} s; "
           f"index: {result.index_path}")
