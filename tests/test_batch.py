@@ -23,7 +23,7 @@ import papermill
 import pytest
 
 from pingan_eval import paths
-from pingan_eval.batch import USER_COLUMNS, _execute, report_filenames, run_batch
+from pingan_eval.batch import USER_COLUMNS, _execute, report_filenames, run_batch, worker_pool
 from pingan_eval.cli import main
 from pingan_eval.errors import ReportError
 from pingan_eval.fileio import sha256_file
@@ -151,8 +151,9 @@ def _jobs(tmp: Path) -> list[NotebookJob]:
 
 
 def test_local_pool_runs_all_and_keeps_order(tmp_path):
-    results = _execute(_jobs(tmp_path), n_jobs=2, scheduler=None, progress=False,
-                       period="2026-11")
+    with worker_pool(2) as pool:
+        results = _execute(_jobs(tmp_path), pool=pool, scheduler=None, progress=False,
+                           period="2026-11")
     assert [r.area for r in results] == ["塔克什肯镇", "阿热勒乡"]
     assert [r.status for r in results] == ["ok", "failed"]
     assert (tmp_path / "a.html").is_file() and (tmp_path / "b.html").is_file()

@@ -21,6 +21,7 @@ CSV files (the time stamps live in ``manifest.json`` only).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import multiprocessing
@@ -30,7 +31,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -43,6 +44,7 @@ import pandas as pd
 from . import paths
 from .errors import ReportError
 from .fileio import atomic_write_bytes, atomic_write_text, sha256_file
+from .htmlexport import notebook_to_html
 from .index_page import ReportEntry, render_index
 from .labels import zh
 from .notebook_run import NotebookJob, NotebookResult, run_notebook
@@ -168,30 +170,27 @@ def _crashed_result(job: NotebookJob, exc: BaseException) -> NotebookResult:
     )
 
 
-def _run_local(jobs: Sequence[NotebookJob], n_jobs: int,
-               on_done: Callable[[int, NotebookResult], None]) -> None:
-    if n_jobs == 1:
-        for i, job in enumerate(jobs):
-            on_done(i, run_notebook(job))
+@contextlib.contextmanager
+def worker_pool(n_jobs: int) -> Iterator[ProcessPoolExecutor | None]:
+    """Local worker processes, started at once so they import while the batch estimates.
+
+    Yields None for ``n_jobs == 1`` (notebooks then run in this process). Workers use
+    "spawn" everywhere: the same behaviour as on Windows and macOS, and no fork of a
+    process that already runs threads. On Ctrl-C (or any error) queued notebooks are
+    dropped and running workers are terminated; their kernels (own session, so the
+    terminal's SIGINT missed them) notice their parent is gone and exit. Files already
+    written are whole (atomic writes).
+    """
+    if n_jobs <= 1:
+        yield None
         return
-    # "spawn" everywhere: the same behaviour as on Windows and macOS, and no fork of a
-    # process that already runs threads (tqdm's monitor).
-    context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=n_jobs, mp_context=context,
-                               initializer=_ignore_sigint)
+    pool = ProcessPoolExecutor(max_workers=n_jobs, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_init_worker)
     try:
-        futures = {pool.submit(run_notebook, job): i for i, job in enumerate(jobs)}
-        for future in as_completed(futures):
-            i = futures[future]
-            try:
-                result = future.result()
-            except Exception as exc:  # a worker process died: the others go on
-                result = _crashed_result(jobs[i], exc)
-            on_done(i, result)
+        for _ in range(n_jobs):  # processes are spawned on submit
+            pool.submit(_warm_up)
+        yield pool
     except BaseException:
-        # Ctrl-C: stop now. Queued notebooks are dropped and running workers end; their
-        # kernels (own session, so the terminal's SIGINT missed them) notice the parent
-        # is gone and exit. Files already written are whole (atomic writes).
         for process in list((getattr(pool, "_processes", None) or {}).values()):
             process.terminate()
         pool.shutdown(wait=False, cancel_futures=True)
@@ -199,9 +198,33 @@ def _run_local(jobs: Sequence[NotebookJob], n_jobs: int,
     pool.shutdown(wait=True)
 
 
-def _ignore_sigint() -> None:
-    """Pool workers leave Ctrl-C to the parent, which stops them (see _run_local)."""
+def _init_worker() -> None:
+    """Pool workers leave Ctrl-C to the parent, which stops them (see worker_pool)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _warm_up() -> None:
+    """Import what a notebook run needs and compile the HTML templates, ahead of the jobs."""
+    import nbformat
+    import papermill  # noqa: F401
+
+    notebook_to_html(nbformat.v4.new_notebook(), title="")
+
+
+def _run_local(jobs: Sequence[NotebookJob], pool: ProcessPoolExecutor | None,
+               on_done: Callable[[int, NotebookResult], None]) -> None:
+    if pool is None:
+        for i, job in enumerate(jobs):
+            on_done(i, run_notebook(job))
+        return
+    futures = {pool.submit(run_notebook, job): i for i, job in enumerate(jobs)}
+    for future in as_completed(futures):
+        i = futures[future]
+        try:
+            result = future.result()
+        except Exception as exc:  # a worker process died: the others go on
+            result = _crashed_result(jobs[i], exc)
+        on_done(i, result)
 
 
 def _run_dask(jobs: Sequence[NotebookJob], scheduler: str,
@@ -228,8 +251,8 @@ def _run_dask(jobs: Sequence[NotebookJob], scheduler: str,
             on_done(i, result)
 
 
-def _execute(jobs: Sequence[NotebookJob], *, n_jobs: int, scheduler: str | None,
-             progress: bool, period: str) -> list[NotebookResult]:
+def _execute(jobs: Sequence[NotebookJob], *, pool: ProcessPoolExecutor | None,
+             scheduler: str | None, progress: bool, period: str) -> list[NotebookResult]:
     from tqdm.auto import tqdm
 
     results: list[NotebookResult | None] = [None] * len(jobs)
@@ -246,7 +269,7 @@ def _execute(jobs: Sequence[NotebookJob], *, n_jobs: int, scheduler: str | None,
         if scheduler:
             _run_dask(jobs, scheduler, on_done)
         else:
-            _run_local(jobs, n_jobs, on_done)
+            _run_local(jobs, pool, on_done)
     return [r for r in results if r is not None]
 
 
@@ -451,23 +474,26 @@ def run_batch(
     data_dir = folder / "_data"
     _remove_stale_temporaries(folder)
 
-    t_est = time.perf_counter()
-    table = period_summary(period, raw_dir=raw_dir, processed_dir=processed_dir, plan=plan_obj)
-    trend_periods = trailing_periods(period, _prepared_periods(raw_dir, processed_dir))
-    trends = trend_summary(trend_periods, raw_dir=raw_dir, processed_dir=processed_dir,
-                           plan=plan_obj)
-    estimation_seconds = time.perf_counter() - t_est
-    summary_path = atomic_write_text(data_dir / "summary.csv", _csv_text(table))
-    trend_path = atomic_write_text(data_dir / "trends.csv", _csv_text(trends))
+    n_jobs = max(1, min(jobs or os.cpu_count() or 1, 1 + len(known)))
+    with worker_pool(1 if scheduler else n_jobs) as pool:
+        t_est = time.perf_counter()
+        table = period_summary(period, raw_dir=raw_dir, processed_dir=processed_dir,
+                               plan=plan_obj)
+        trend_periods = trailing_periods(period, _prepared_periods(raw_dir, processed_dir))
+        trends = trend_summary(trend_periods, raw_dir=raw_dir, processed_dir=processed_dir,
+                               plan=plan_obj)
+        estimation_seconds = time.perf_counter() - t_est
+        summary_path = atomic_write_text(data_dir / "summary.csv", _csv_text(table))
+        trend_path = atomic_write_text(data_dir / "trends.csv", _csv_text(trends))
 
-    common = {"period": period, "raw_dir": str(raw_dir), "processed_dir": str(processed_dir),
-              "plan_path": plan_obj.path or None, "summary_path": str(summary_path),
-              "trend_path": str(trend_path)}
-    county = plan_obj.county
-    job_list = _notebook_jobs(county, known, folder, common, timeout, county_nb, township_nb)
-    n_jobs = max(1, min(jobs or os.cpu_count() or 1, len(job_list)))
-    results = _execute(job_list, n_jobs=n_jobs, scheduler=scheduler, progress=progress,
-                       period=period)
+        common = {"period": period, "raw_dir": str(raw_dir),
+                  "processed_dir": str(processed_dir), "plan_path": plan_obj.path or None,
+                  "summary_path": str(summary_path), "trend_path": str(trend_path)}
+        county = plan_obj.county
+        job_list = _notebook_jobs(county, known, folder, common, timeout, county_nb,
+                                  township_nb)
+        results = _execute(job_list, pool=pool, scheduler=scheduler, progress=progress,
+                           period=period)
     results += [_unknown_result(t, plan_obj.townships) for t in unknown]
 
     areas = {county, *known}
