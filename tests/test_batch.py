@@ -379,3 +379,20 @@ def test_ctrl_c_stops_the_batch_and_its_kernels(processed, tmp_path):
         time.sleep(0.5)
     assert _fixture_kernels() == []
     assert not list(tmp_path.rglob("*.ipynb")) and not list(tmp_path.rglob(".*.tmp"))
+
+
+def test_index_page_escapes_names_and_errors():
+    from pingan_eval.index_page import ReportEntry, render_index
+
+    evil = '<script>alert("x")</script> 乡'
+    table = pd.DataFrame({
+        "area": [evil], "indicator": ["awareness"], "name_zh": ["知晓率<b>"],
+        "source": ["survey"], "estimate": [0.5], "ci_low": [0.4], "ci_high": [0.6],
+        "target": [0.95], "verdict": ["not_met"], "flag": ["ok"]})
+    error = {"cell_index": 3, "ename": "ValueError", "evalue": "<img src=x onerror=1>"}
+    page = render_index(title="县", period="2026-11", table=table,
+                        reports=[ReportEntry(evil, "township", "failed", f"{evil}.html", error)])
+    assert "<script>" not in page and "<img src=x" not in page and "知晓率<b>" not in page
+    assert "&lt;script&gt;" in page and "&lt;img src=x onerror=1&gt;" in page
+    assert f'href="{quote(evil + ".html", safe="")}"' in page  # one file, no folders
+    assert "50.0%" in page and "[40.0, 60.0]" in page and "未达标" in page

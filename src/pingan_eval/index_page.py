@@ -130,7 +130,7 @@ def _error_text(error: Mapping[str, object] | None) -> str:
 
 def _link(rep: ReportEntry) -> str:
     name = html.escape(rep.area)
-    return f'<a href="{quote(rep.href)}">{name}</a>' if rep.href else name
+    return f'<a href="{quote(rep.href, safe="")}">{name}</a>' if rep.href else name
 
 
 def _report_rows(reports: Sequence[ReportEntry], table: pd.DataFrame) -> str:
