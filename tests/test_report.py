@@ -8,7 +8,6 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import PERIOD, PREVIOUS
 
 from pingan_eval import labels, paths, report
 from pingan_eval.change import change
@@ -18,6 +17,7 @@ from pingan_eval.plan import load_plan
 from pingan_eval.prepare import load_design, load_respondents
 
 PLAN = load_plan()
+PERIOD, PREVIOUS = "2026-11", "2026-10"  # as the conftest fixtures prepare them
 TOWN = "青河镇"
 
 

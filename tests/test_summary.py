@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import PERIOD, PREVIOUS
 
 from pingan_eval import paths
 from pingan_eval.cells import load_registers, naming_rates, structural_targets
@@ -28,6 +27,7 @@ from pingan_eval.summary import (
 from pingan_eval.tasks import task_completion
 
 PLAN = load_plan()
+PERIOD, PREVIOUS = "2026-11", "2026-10"  # as the conftest fixtures prepare them
 STATS = ["estimate", "se", "ci_low", "ci_high", "df", "n", "deff"]
 
 
