@@ -1,8 +1,10 @@
 """Tests of ``pingan-eval batch``: notebook runs, failures, timeouts, files, manifest.
 
-Fixture notebooks (tests/fixtures/): ``report_fixture.ipynb`` prints the parameters it
+Fixture notebooks (tests/fixtures/): ``report_fixture.nb.json`` prints the parameters it
 received as JSON, draws a PNG with matplotlib, and raises ValueError in its last cell
-when ``township == "阿热勒乡"``; ``report_sleeps.ipynb`` sleeps for two minutes.
+when ``township == "阿热勒乡"``; ``report_sleeps.nb.json`` sleeps for two minutes. They
+are named ``.nb.json`` (papermill reads ``.ipynb`` and ``.json``) so that nbval, which
+collects ``*.ipynb``, does not run them as tests.
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ from pingan_eval.notebook_run import NotebookJob, run_notebook
 from pingan_eval.summary import read_summary
 
 FIXTURES = Path(__file__).parent / "fixtures"
-REPORT_NB = FIXTURES / "report_fixture.ipynb"
-SLEEP_NB = FIXTURES / "report_sleeps.ipynb"
+REPORT_NB = FIXTURES / "report_fixture.nb.json"
+SLEEP_NB = FIXTURES / "report_sleeps.nb.json"
 ODD_NAME = '青河镇 "东"\'区\'\\ 1\n2 {x}'
 
 
