@@ -1,3 +1,5 @@
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -28,3 +30,16 @@ def test_sha256_file(tmp_path: Path):
     f = tmp_path / "x"
     f.write_bytes(b"abc")
     assert sha256_file(f) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX permission bits")
+def test_outputs_get_ordinary_permissions_not_private_temp_ones(tmp_path: Path):
+    old = os.umask(0o022)
+    try:
+        f = atomic_write_text(tmp_path / "r.html", "x")
+        with atomic_directory(tmp_path / "d") as tmp:
+            (tmp / "a").write_text("y")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(f.stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "d").stat().st_mode) == 0o755

@@ -15,6 +15,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _publish_mode(path: Path, mode: int) -> None:
+    # mkstemp/mkdtemp create private (0600/0700) entries; give the result the
+    # permissions an ordinary open()/mkdir() would, so colleagues can read reports.
+    os.chmod(path, mode & ~_umask())
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically; create parent folders. Returns the path."""
     path = Path(path)
@@ -25,6 +37,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        _publish_mode(Path(tmp), 0o666)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -63,6 +76,7 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    _publish_mode(tmp, 0o777)
     old = None
     if path.exists():
         old = path.with_name(f".{path.name}.old-{os.getpid()}")
