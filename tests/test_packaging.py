@@ -27,7 +27,8 @@ def _conda_names() -> set[str]:
     text = (paths.PROJ_ROOT / "environment.yml").read_text(encoding="utf-8")
     text = text.split("\ndependencies:", 1)[1]
     # Top-level conda dependencies are "  - name>=version" lines; pip lines are indented deeper.
-    return {_name(m) for m in re.findall(r"^  - ([A-Za-z0-9_.\-]+(?:[<>=!~][^\n]*)?)$", text, flags=re.M)}
+    lines = re.findall(r"^  - ([A-Za-z0-9_.\-]+(?:[<>=!~][^\n]*)?)$", text, flags=re.M)
+    return {_name(m) for m in lines}
 
 
 @pytest.mark.parametrize(

@@ -39,13 +39,17 @@ def _build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("batch", help="render every township report and the county overview")
     b.add_argument("--period", required=True, help="YYYY-MM")
     b.add_argument("--townships", default=None, help="comma-separated subset (default: all)")
-    b.add_argument("--jobs", type=int, default=None, help="worker processes (default: one per core)")
+    b.add_argument("--jobs", type=int, default=None,
+                   help="worker processes (default: one per core)")
     b.add_argument("--out", type=Path, default=paths.REPORTS_DIR)
     b.add_argument("--raw", type=Path, default=paths.SAMPLE_RAW_DIR)
     b.add_argument("--processed", type=Path, default=paths.PROCESSED_DIR)
-    b.add_argument("--plan", type=Path, default=None, help="plan file (default: the shipped Qinghe plan)")
-    b.add_argument("--timeout", type=int, default=600, help="seconds before a stuck kernel is killed")
-    b.add_argument("--scheduler", default=None, help="Dask scheduler address (default: local processes)")
+    b.add_argument("--plan", type=Path, default=None,
+                   help="plan file (default: the shipped Qinghe plan)")
+    b.add_argument("--timeout", type=int, default=600,
+                   help="seconds before a stuck kernel is killed")
+    b.add_argument("--scheduler", default=None,
+                   help="Dask scheduler address (default: local processes)")
     return parser
 
 

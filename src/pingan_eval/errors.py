@@ -12,7 +12,10 @@ class DesignError(PinganEvalError):
 
 
 class EstimationError(PinganEvalError):
-    """An estimate that cannot be computed as asked: non-0/1 values, unknown method, empty domain."""
+    """An estimate that cannot be computed as asked.
+
+    For example non-0/1 values in a proportion, an unknown method, an empty domain request.
+    """
 
 
 class CalibrationError(PinganEvalError):

@@ -176,7 +176,8 @@ def p_below(
     estimate, se, df, target = np.broadcast_arrays(
         *(np.asarray(a, dtype=float) for a in (estimate, se, df, target))
     )
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # A tiny se can overflow the ratio to +-inf, which t.cdf maps to 0 or 1 as it should.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         stat = (estimate - target) / se
     ok_df = df > 0  # False for NaN as well
     p = np.full(stat.shape, np.nan)
