@@ -149,6 +149,15 @@ COLUMNS: dict[str, str] = {
     "named": "已命名数",
 }
 
+#: Where a safe-cell category stands against its creation window
+#: (:data:`pingan_eval.cells.WINDOW_STATUSES`).
+WINDOW_STATUSES: dict[str, str] = {
+    "not_started": "未开始",
+    "open": "创建期内",
+    "closed_on_time": "按期完成",
+    "overdue": "未按期完成",
+}
+
 #: Every table above, by the name :func:`zh` accepts.
 TABLES: dict[str, Mapping[str, str]] = {
     "indicator": {**INDICATORS, **STRUCTURAL, **TASKS},
@@ -156,6 +165,7 @@ TABLES: dict[str, Mapping[str, str]] = {
     "flag": FLAGS,
     "flag_reason": FLAG_REASONS,
     "category": CATEGORIES,
+    "window_status": WINDOW_STATUSES,
     "task": TASKS,
     "structural": STRUCTURAL,
     "source": SOURCES,
@@ -172,8 +182,8 @@ def zh(kind: str, code: object) -> str:
     ----------
     kind : str
         One of ``indicator`` (survey, structural and task codes), ``verdict``,
-        ``flag``, ``flag_reason``, ``category``, ``task``, ``structural``, ``source``,
-        ``area_level``, ``breakdown``, ``column``.
+        ``flag``, ``flag_reason``, ``category``, ``window_status``, ``task``,
+        ``structural``, ``source``, ``area_level``, ``breakdown``, ``column``.
     code : object
         The code; NaN/None gives an empty string.
 

@@ -813,3 +813,124 @@ def _git_commit() -> str:
     except (OSError, subprocess.SubprocessError):
         return "未知（不是git检出目录）"
     return head + ("（有未提交的修改）" if dirty else "")
+
+
+# -- safe-cell register detail --------------------------------------------------------------
+
+_CELL_COLUMNS = ["类别", "应创建", "有效命名", "程序缺陷", "已摘牌", "命名率", "目标", "结论",
+                 "创建期限", "期限状态"]
+_COUNTY_CELL_COLUMNS = ["乡镇", "类别数", "达标类别", "逾期类别", "程序缺陷"]
+_DEFECT_COLUMNS = ["单位编号", "乡镇", "村(社区)", "类别", "问题", "说明"]
+
+
+def _has_register(raw_dir: str | os.PathLike) -> bool:
+    # A dataset may come without registers (survey only); the summary skips them too.
+    return (Path(raw_dir) / "registers" / "safe_cells.csv").is_file()
+
+
+def _register_as_of(period: str, raw_dir: str | os.PathLike, plan: Plan):
+    """The register, its denominators and the period's last day, as the summary reads them."""
+    from .cells import load_registers
+
+    register, eligible = load_registers(raw_dir, plan=plan)
+    return register, eligible, pd.Period(period, freq="M").end_time.normalize()
+
+
+def cell_table(area: str, period: str, *,
+               raw_dir: str | os.PathLike = paths.SAMPLE_RAW_DIR,
+               plan: Plan | str | os.PathLike | None = None) -> pd.DataFrame:
+    """Safe-cell naming in ``area`` at the end of ``period``, in Chinese.
+
+    For a township, one row per category in plan order, with the creation window and
+    where the category stands against it (:data:`pingan_eval.cells.WINDOW_STATUSES`);
+    namings with a procedure defect are counted apart and not in the rate. For the
+    county, one row per township: categories met, overdue, and defective namings.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Township: 类别, 应创建, 有效命名, 程序缺陷, 已摘牌, 命名率, 目标, 结论, 创建期限,
+        期限状态. County: 乡镇, 类别数, 达标类别, 逾期类别, 程序缺陷.
+    """
+    from .cells import naming_rates
+
+    plan = resolve_plan(plan)
+    if not _has_register(raw_dir):
+        return pd.DataFrame(columns=_COUNTY_CELL_COLUMNS if area == plan.county
+                            else _CELL_COLUMNS)
+    register, eligible, as_of = _register_as_of(period, raw_dir, plan)
+    rates = naming_rates(register, eligible, as_of=as_of, plan=plan)
+    if area == plan.county:
+        by_town = rates.groupby("township", sort=False).agg(
+            categories=("category", "size"),
+            met=("verdict", lambda v: int((v == "met").sum())),
+            overdue=("window_status", lambda v: int((v == "overdue").sum())),
+            defective=("defective", "sum"))
+        by_town = by_town.reindex([t for t in plan.townships if t in by_town.index])
+        return pd.DataFrame({
+            "乡镇": by_town.index, "类别数": by_town["categories"].to_numpy(),
+            "达标类别": by_town["met"].to_numpy(), "逾期类别": by_town["overdue"].to_numpy(),
+            "程序缺陷": by_town["defective"].astype(int).to_numpy()})
+    order = {c: i for i, c in enumerate(plan.cell_categories["category"])}
+    rows = rates[rates["township"] == area]
+    rows = rows.sort_values("category", key=lambda c: c.map(order), kind="stable")
+    window = [f"{s:%m-%d}至{e:%m-%d}" if pd.notna(s) and pd.notna(e) else _DASH
+              for s, e in zip(rows["window_start"], rows["window_end"], strict=True)]
+    return pd.DataFrame({
+        "类别": [labels.zh("category", c) for c in rows["category"]],
+        "应创建": rows["eligible"].astype(int).to_numpy(),
+        "有效命名": rows["named"].astype(int).to_numpy(),
+        "程序缺陷": rows["defective"].astype(int).to_numpy(),
+        "已摘牌": rows["revoked"].astype(int).to_numpy(),
+        "命名率": [fmt_pct(r) for r in rows["rate"]],
+        "目标": [_fmt_target(t, "rate") for t in rows["target"]],
+        "结论": [labels.zh("verdict", v) for v in rows["verdict"]],
+        "创建期限": window,
+        "期限状态": [labels.zh("window_status", w) for w in rows["window_status"]],
+    })
+
+
+def defect_table(area: str, period: str, *,
+                 raw_dir: str | os.PathLike = paths.SAMPLE_RAW_DIR,
+                 plan: Plan | str | os.PathLike | None = None) -> pd.DataFrame:
+    """Every procedure defect in ``area`` (all townships for the county), in Chinese.
+
+    Defective namings do not count toward the naming rate; listing them here is how the
+    report shows what was left out (:func:`pingan_eval.cells.procedure_defects`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        单位编号, 乡镇, 村(社区), 类别, 问题, 说明; empty when there is no defect.
+    """
+    from .cells import procedure_defects
+
+    plan = resolve_plan(plan)
+    if not _has_register(raw_dir):
+        return pd.DataFrame(columns=_DEFECT_COLUMNS)
+    register, eligible, as_of = _register_as_of(period, raw_dir, plan)
+    found = procedure_defects(register, eligible, plan=plan, as_of=as_of)
+    if area != plan.county:
+        found = found[found["township"] == area]
+    return pd.DataFrame({
+        "单位编号": found["unit_id"], "乡镇": found["township"],
+        "村(社区)": found["village"].replace("", _DASH),
+        "类别": [labels.zh("category", c) for c in found["category"]],
+        "问题": found["label_zh"], "说明": found["detail"],
+    }).reset_index(drop=True)
+
+
+def skipped_checks_note(*, raw_dir: str | os.PathLike = paths.SAMPLE_RAW_DIR,
+                        plan: Plan | str | os.PathLike | None = None) -> str:
+    """A sentence naming the procedure checks the register could not support, or ``""``."""
+    from .cells import DEFECT_RULES, skipped_checks
+
+    plan = resolve_plan(plan)
+    if not _has_register(raw_dir):
+        return "未提供平安细胞台账，未作程序核查。"
+    register, _, _ = _register_as_of("2000-01", raw_dir, plan)
+    skipped = skipped_checks(register, plan=plan)
+    if not skipped:
+        return "台账字段齐全，全部程序核查均已执行。"
+    names = "、".join(DEFECT_RULES[c].label_zh for c in skipped)
+    return f"台账缺少相应字段，以下程序核查未执行：{names}。"
