@@ -200,7 +200,7 @@ def test_batch_writes_every_file(batch):
         "county.ipynb", "county.html", "青河镇.ipynb", "青河镇.html",
         "阿热勒乡.ipynb", "阿热勒乡.html",  # the failed notebook is kept, as papermill does
         "index.html", "summary.csv", "summary.xlsx", "manifest.json",
-        "_data/summary.csv", "_data/trends.csv",
+        "_data/summary.csv", "_data/trends.csv", "_data/breakdowns.csv",
     }
 
 
@@ -221,7 +221,8 @@ def test_batch_passes_the_cached_summary_to_notebooks(batch):
     assert Path(got["summary_path"]) == out / PERIOD / "_data" / "summary.csv"
     params = nb.metadata.papermill.parameters
     assert set(params) == {"township", "period", "raw_dir", "processed_dir", "plan_path",
-                           "summary_path", "trend_path"}
+                           "summary_path", "trend_path", "breakdowns_path"}
+    assert Path(params["breakdowns_path"]) == out / PERIOD / "_data" / "breakdowns.csv"
     county = nbformat.read(out / PERIOD / "county.ipynb", as_version=4)
     assert "township" not in county.metadata.papermill.parameters
 
@@ -280,7 +281,7 @@ def test_batch_rerun_is_idempotent(batch, processed):
     folder = out / PERIOD
     keep = ["county.ipynb", "county.html", "青河镇.ipynb", "青河镇.html", "阿热勒乡.ipynb",
             "阿热勒乡.html", "index.html", "summary.csv", "_data/summary.csv",
-            "_data/trends.csv"]
+            "_data/breakdowns.csv", "_data/trends.csv"]
     before = {name: (folder / name).read_bytes() for name in keep}
     stale = folder / ".index.html.x1.tmp"
     stale.write_text("left by a killed run", encoding="utf-8")

@@ -255,3 +255,17 @@ def test_skipped_checks_are_named(tmp_path):
     assert report.cell_table(TOWN, PERIOD, raw_dir=empty).empty
     assert report.defect_table(TOWN, PERIOD, raw_dir=empty).empty
     assert "未提供" in report.skipped_checks_note(raw_dir=empty)
+
+
+def test_cached_breakdowns_are_the_per_area_breakdowns(sample_processed, tmp_path):
+    """What the batch computes once for all areas equals each notebook computing its own."""
+    design = load_design(PERIOD, sample_processed)
+    every = report.all_breakdowns(design, plan=PLAN)
+    assert list(every.columns) == ["area", *report.BREAKDOWN_COLUMNS]
+    assert list(dict.fromkeys(every["area"])) == [PLAN.county, *PLAN.townships]
+    path = tmp_path / "breakdowns.csv"
+    every.to_csv(path, index=False)
+    for area, by in ((TOWN, report.BREAKDOWN_BY), (PLAN.county, ("sex", "ethnicity"))):
+        direct = report.breakdowns(design, area, plan=PLAN, by=by)
+        cached = report.read_breakdowns(path, area, by=by)
+        pd.testing.assert_frame_equal(cached, direct, check_dtype=False)

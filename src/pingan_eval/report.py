@@ -65,6 +65,9 @@ __all__ = [
 
 #: Breakdown variables of a township report, in display order.
 BREAKDOWN_BY = ("village", "sex", "age_group", "ethnicity")
+#: Columns of :func:`breakdowns` (and of :func:`all_breakdowns` after its ``area``).
+BREAKDOWN_COLUMNS = ["breakdown", "level", "indicator", "name_zh", "estimate", "se", "ci_low",
+                     "ci_high", "df", "n", "deff", "target", "flag", "flag_reason"]
 #: Display order of the levels of the census margins (others follow, sorted).
 LEVEL_ORDER: dict[str, tuple[str, ...]] = {
     "sex": ("男", "女"),
@@ -88,13 +91,15 @@ class ReportInputs:
     plan: Plan
     summary: pd.DataFrame
     trend: pd.DataFrame
+    breakdowns_path: Path | None = None
 
 
 def load_inputs(period: str, *, raw_dir: str | os.PathLike | None = None,
                 processed_dir: str | os.PathLike | None = None,
                 plan_path: str | os.PathLike | None = None,
                 summary_path: str | os.PathLike | None = None,
-                trend_path: str | os.PathLike | None = None) -> ReportInputs:
+                trend_path: str | os.PathLike | None = None,
+                breakdowns_path: str | os.PathLike | None = None) -> ReportInputs:
     """Resolve a report notebook's parameters into its inputs.
 
     Parameters
@@ -112,6 +117,9 @@ def load_inputs(period: str, *, raw_dir: str | os.PathLike | None = None,
         once for all notebooks. ``None``: compute them here, preparing any survey wave
         that has no processed data yet (:func:`~pingan_eval.summary.ensure_prepared`);
         the trend covers the twelve months up to `period`.
+    breakdowns_path : path or None
+        CSV of :func:`all_breakdowns`, written once by the batch; ``None``:
+        :func:`area_breakdowns` computes them in the notebook.
 
     Returns
     -------
@@ -141,7 +149,8 @@ def load_inputs(period: str, *, raw_dir: str | os.PathLike | None = None,
     else:
         trend = trend_summary(trailing_periods(period, months), processed_dir=processed,
                               plan=plan)
-    return ReportInputs(period, raw, processed, plan, summary, trend)
+    cached = Path(breakdowns_path) if breakdowns_path is not None else None
+    return ReportInputs(period, raw, processed, plan, summary, trend, cached)
 
 
 def fmt_pct(x: float, digits: int = 1) -> str:
@@ -556,30 +565,97 @@ def breakdowns(design, area: str, *, plan: Plan | str | os.PathLike | None = Non
     rows of ``area``): rows outside the domain keep weight zero, so the variance and
     degrees of freedom are those of the full design. Flags: :func:`pingan_eval.reliability`.
     """
-    from .reliability import reliability
-
     plan = resolve_plan(plan)
     county = area == plan.county
+    rows = _breakdown_rows(design, plan, by, level, per_township=not county)
+    if not county:
+        rows = rows[rows["area"] == area]
+    return _order_breakdowns(rows, plan, by).drop(columns="area")
+
+
+def all_breakdowns(design, *, plan: Plan | str | os.PathLike | None = None,
+                   by: Sequence[str] = BREAKDOWN_BY, level: float = 0.95) -> pd.DataFrame:
+    """:func:`breakdowns` for the county and every township at once, with an ``area`` column.
+
+    ``pingan-eval batch`` computes this once a month and hands it to every notebook
+    (``breakdowns_path``): one ``proportion(by=["township", b])`` per breakdown and
+    indicator serves all townships, so the work does not grow with townships squared.
+    The county rows have no village breakdown (villages are township rows).
+    """
+    plan = resolve_plan(plan)
+    county = _breakdown_rows(design, plan, [b for b in by if b != "village"], level,
+                             per_township=False)
+    towns = _breakdown_rows(design, plan, by, level, per_township=True)
+    areas = {a: i for i, a in enumerate((plan.county, *plan.townships))}
+    both = pd.concat([county, towns], ignore_index=True)
+    both = both[both["area"].isin(areas)]
+    parts = [_order_breakdowns(g, plan, by) for _, g in
+             sorted(both.groupby("area", sort=False), key=lambda kv: areas[kv[0]])]
+    return pd.concat(parts, ignore_index=True)
+
+
+def _breakdown_rows(design, plan: Plan, by: Sequence[str], level: float, *,
+                    per_township: bool) -> pd.DataFrame:
+    from .reliability import reliability
+
     frames = []
     for b in by:
         for target in plan.survey:
-            est = design.proportion(target.code, by=[b] if county else ["township", b],
+            est = design.proportion(target.code, by=["township", b] if per_township else [b],
                                     level=level)
-            if not county:
-                est = est[est["township"] == area].drop(columns="township")
-            est = reliability(est.reset_index(drop=True)).rename(columns={b: "level"})
+            if not per_township:
+                est = est.assign(township=plan.county)
+            est = reliability(est.reset_index(drop=True)).rename(
+                columns={b: "level", "township": "area"})
             frames.append(est.assign(breakdown=b, indicator=target.code,
                                      name_zh=target.name_zh, target=target.threshold))
     out = pd.concat(frames, ignore_index=True)
     out["level"] = out["level"].astype(str)
-    rank = out.apply(lambda r: _level_rank(r["breakdown"], r["level"]), axis=1)
+    return out
+
+
+def _order_breakdowns(rows: pd.DataFrame, plan: Plan, by: Sequence[str]) -> pd.DataFrame:
+    rank = [_level_rank(b, lv) for b, lv in zip(rows["breakdown"], rows["level"], strict=True)]
     codes = {t.code: i for i, t in enumerate(plan.survey)}
-    out = out.assign(_b=out["breakdown"].map({b: i for i, b in enumerate(by)}), _l=rank,
-                     _i=out["indicator"].map(codes))
+    out = rows.assign(_b=rows["breakdown"].map({b: i for i, b in enumerate(by)}), _l=rank,
+                      _i=rows["indicator"].map(codes))
     out = out.sort_values(["_b", "_l", "level", "_i"], kind="stable")
-    cols = ["breakdown", "level", "indicator", "name_zh", "estimate", "se", "ci_low",
-            "ci_high", "df", "n", "deff", "target", "flag", "flag_reason"]
-    return out[cols].reset_index(drop=True)
+    return out[["area", *BREAKDOWN_COLUMNS]].reset_index(drop=True)
+
+
+def read_breakdowns(path: str | os.PathLike, area: str, *,
+                    by: Sequence[str] = BREAKDOWN_BY) -> pd.DataFrame:
+    """The rows of ``area`` from a CSV of :func:`all_breakdowns`, as :func:`breakdowns` gives.
+
+    Raises
+    ------
+    ReportError
+        The file lacks a column, or has no row for ``area``.
+    """
+    from .errors import ReportError
+
+    table = pd.read_csv(path, dtype={"area": str, "breakdown": str, "level": str,
+                                     "indicator": str}, keep_default_na=False,
+                        na_values=[""], encoding="utf-8")
+    missing = [c for c in ("area", *BREAKDOWN_COLUMNS) if c not in table.columns]
+    if missing:
+        raise ReportError(f"{path}: not a breakdown table; missing column(s) {missing}")
+    rows = table[(table["area"] == area) & table["breakdown"].isin(list(by))]
+    if rows.empty:
+        raise ReportError(f"{path}: no breakdown rows for {area!r}")
+    rows = rows.assign(flag_reason=rows["flag_reason"].fillna(""))
+    return rows[BREAKDOWN_COLUMNS].reset_index(drop=True)
+
+
+def area_breakdowns(area: str, inputs: ReportInputs, *,
+                    by: Sequence[str] = BREAKDOWN_BY) -> pd.DataFrame:
+    """What a notebook shows as breakdowns: the batch's cached table, else computed here."""
+    if inputs.breakdowns_path is not None:
+        return read_breakdowns(inputs.breakdowns_path, area, by=by)
+    from .prepare import load_design
+
+    return breakdowns(load_design(inputs.period, inputs.processed_dir), area,
+                      plan=inputs.plan, by=by)
 
 
 def _level_rank(breakdown: str, level: str) -> int:
