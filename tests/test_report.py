@@ -217,10 +217,12 @@ def test_load_inputs_reads_what_batch_writes(sample_summary, sample_trend, sampl
 def test_cell_table_counts_defects_apart_and_shows_windows():
     planted = pd.read_csv(paths.SAMPLE_RAW_DIR / "planted_errors.csv", dtype=str)
     planted = planted[planted["file"] == "registers/safe_cells.csv"]
-    county_defects = report.defect_table(PLAN.county, PERIOD)
+    county_detail = report.register_detail(PLAN.county, PERIOD)
+    county_defects = county_detail.defects
     # Every planted register defect is listed, nothing more.
     assert len(county_defects) == len(planted) == 14
-    town = report.cell_table(TOWN, PERIOD)
+    town_detail = report.register_detail(TOWN, PERIOD)
+    town = town_detail.cells
     assert list(town.columns) == ["类别", "应创建", "有效命名", "程序缺陷", "已摘牌", "命名率",
                                   "目标", "结论", "创建期限", "期限状态"]
     assert list(town["类别"]) == [labels.zh("category", c)
@@ -230,17 +232,17 @@ def test_cell_table_counts_defects_apart_and_shows_windows():
     # The rate excludes defective namings: named / eligible, as printed.
     for r in town.itertuples():
         assert r.命名率 == _pct(r.有效命名 / r.应创建)
-    county = report.cell_table(PLAN.county, PERIOD)
+    county = county_detail.cells
     assert list(county["乡镇"]) == list(PLAN.townships)
     # A defective naming is one still holding a plaque: the revoked-before-named row is not.
     assert county["程序缺陷"].sum() == 13
-    town_defects = report.defect_table(TOWN, PERIOD)
+    town_defects = town_detail.defects
     assert set(town_defects["乡镇"]) == {TOWN}
     assert town["程序缺陷"].sum() <= len(town_defects)
 
 
 def test_skipped_checks_are_named(tmp_path):
-    assert report.skipped_checks_note() == "台账字段齐全，全部程序核查均已执行。"
+    assert report.register_detail(TOWN, PERIOD).note == "台账字段齐全，全部程序核查均已执行。"
     raw = tmp_path / "raw"
     (raw / "registers").mkdir(parents=True)
     register = pd.read_csv(paths.SAMPLE_RAW_DIR / "registers" / "safe_cells.csv", dtype=str)
@@ -248,13 +250,12 @@ def test_skipped_checks_are_named(tmp_path):
         raw / "registers" / "safe_cells.csv", index=False)
     (raw / "registers" / "eligible.csv").write_bytes(
         (paths.SAMPLE_RAW_DIR / "registers" / "eligible.csv").read_bytes())
-    note = report.skipped_checks_note(raw_dir=raw)
+    note = report.register_detail(TOWN, PERIOD, raw_dir=raw).note
     assert "成年家庭成员未全部本人签名" in note and "未执行" in note
     empty = tmp_path / "survey_only"
     empty.mkdir()
-    assert report.cell_table(TOWN, PERIOD, raw_dir=empty).empty
-    assert report.defect_table(TOWN, PERIOD, raw_dir=empty).empty
-    assert "未提供" in report.skipped_checks_note(raw_dir=empty)
+    nothing = report.register_detail(TOWN, PERIOD, raw_dir=empty)
+    assert nothing.cells.empty and nothing.defects.empty and "未提供" in nothing.note
 
 
 def test_cached_breakdowns_are_the_per_area_breakdowns(sample_processed, tmp_path):

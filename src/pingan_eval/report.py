@@ -899,54 +899,79 @@ _COUNTY_CELL_COLUMNS = ["乡镇", "类别数", "达标类别", "逾期类别", "
 _DEFECT_COLUMNS = ["单位编号", "乡镇", "村(社区)", "类别", "问题", "说明"]
 
 
-def _has_register(raw_dir: str | os.PathLike) -> bool:
-    # A dataset may come without registers (survey only); the summary skips them too.
-    return (Path(raw_dir) / "registers" / "safe_cells.csv").is_file()
+@dataclass(frozen=True)
+class RegisterDetail:
+    """The safe-cell section of a report: :func:`register_detail` reads the register once."""
+
+    cells: pd.DataFrame
+    defects: pd.DataFrame
+    note: str
 
 
-def _register_as_of(period: str, raw_dir: str | os.PathLike, plan: Plan):
-    """The register, its denominators and the period's last day, as the summary reads them."""
-    from .cells import load_registers
+def register_detail(area: str, period: str, *,
+                    raw_dir: str | os.PathLike = paths.SAMPLE_RAW_DIR,
+                    plan: Plan | str | os.PathLike | None = None) -> RegisterDetail:
+    """Safe-cell naming, procedure defects and skipped checks of ``area``, in Chinese.
 
-    register, eligible = load_registers(raw_dir, plan=plan)
-    return register, eligible, pd.Period(period, freq="M").end_time.normalize()
-
-
-def cell_table(area: str, period: str, *,
-               raw_dir: str | os.PathLike = paths.SAMPLE_RAW_DIR,
-               plan: Plan | str | os.PathLike | None = None) -> pd.DataFrame:
-    """Safe-cell naming in ``area`` at the end of ``period``, in Chinese.
-
-    For a township, one row per category in plan order, with the creation window and
-    where the category stands against it (:data:`pingan_eval.cells.WINDOW_STATUSES`);
-    namings with a procedure defect are counted apart and not in the rate. For the
-    county, one row per township: categories met, overdue, and defective namings.
+    The register is judged on the last day of ``period``, as in the summary.
 
     Returns
     -------
-    pandas.DataFrame
-        Township: 类别, 应创建, 有效命名, 程序缺陷, 已摘牌, 命名率, 目标, 结论, 创建期限,
-        期限状态. County: 乡镇, 类别数, 达标类别, 逾期类别, 程序缺陷.
+    RegisterDetail
+        ``cells``: for a township one row per category in plan order, columns 类别,
+        应创建, 有效命名, 程序缺陷, 已摘牌, 命名率, 目标, 结论, 创建期限, 期限状态 (where the
+        category stands against its creation window, :data:`pingan_eval.cells.WINDOW_STATUSES`);
+        for the county one row per township, columns 乡镇, 类别数, 达标类别, 逾期类别, 程序缺陷.
+        ``defects``: every procedure defect of ``area`` (all townships for the county),
+        columns 单位编号, 乡镇, 村(社区), 类别, 问题, 说明; defective namings do not count
+        toward the rate, and this is where the report shows them. ``note``: a sentence
+        naming the checks the register could not support (its columns are absent).
+        Without a register (a survey-only dataset) the tables are empty and the note
+        says so.
     """
-    from .cells import naming_rates
+    from .cells import DEFECT_RULES, load_registers, naming_rates, procedure_defects, skipped_checks
 
     plan = resolve_plan(plan)
-    if not _has_register(raw_dir):
-        return pd.DataFrame(columns=_COUNTY_CELL_COLUMNS if area == plan.county
-                            else _CELL_COLUMNS)
-    register, eligible, as_of = _register_as_of(period, raw_dir, plan)
+    county = area == plan.county
+    if not (Path(raw_dir) / "registers" / "safe_cells.csv").is_file():
+        return RegisterDetail(pd.DataFrame(columns=_COUNTY_CELL_COLUMNS if county
+                                           else _CELL_COLUMNS),
+                              pd.DataFrame(columns=_DEFECT_COLUMNS),
+                              "未提供平安细胞台账，未作程序核查。")
+    register, eligible = load_registers(raw_dir, plan=plan)
+    as_of = pd.Period(period, freq="M").end_time.normalize()
     rates = naming_rates(register, eligible, as_of=as_of, plan=plan)
-    if area == plan.county:
-        by_town = rates.groupby("township", sort=False).agg(
-            categories=("category", "size"),
-            met=("verdict", lambda v: int((v == "met").sum())),
-            overdue=("window_status", lambda v: int((v == "overdue").sum())),
-            defective=("defective", "sum"))
-        by_town = by_town.reindex([t for t in plan.townships if t in by_town.index])
-        return pd.DataFrame({
-            "乡镇": by_town.index, "类别数": by_town["categories"].to_numpy(),
-            "达标类别": by_town["met"].to_numpy(), "逾期类别": by_town["overdue"].to_numpy(),
-            "程序缺陷": by_town["defective"].astype(int).to_numpy()})
+    found = procedure_defects(register, eligible, plan=plan, as_of=as_of)
+    if not county:
+        found = found[found["township"] == area]
+    skipped = skipped_checks(register, plan=plan)
+    note = ("台账缺少相应字段，以下程序核查未执行："
+            + "、".join(DEFECT_RULES[c].label_zh for c in skipped) + "。" if skipped
+            else "台账字段齐全，全部程序核查均已执行。")
+    defects = pd.DataFrame({
+        "单位编号": found["unit_id"], "乡镇": found["township"],
+        "村(社区)": found["village"].replace("", _DASH),
+        "类别": [labels.zh("category", c) for c in found["category"]],
+        "问题": found["label_zh"], "说明": found["detail"],
+    }).reset_index(drop=True)
+    table = _county_cells(rates, plan) if county else _township_cells(rates, area, plan)
+    return RegisterDetail(table, defects, note)
+
+
+def _county_cells(rates: pd.DataFrame, plan: Plan) -> pd.DataFrame:
+    by_town = rates.groupby("township", sort=False).agg(
+        categories=("category", "size"),
+        met=("verdict", lambda v: int((v == "met").sum())),
+        overdue=("window_status", lambda v: int((v == "overdue").sum())),
+        defective=("defective", "sum"))
+    by_town = by_town.reindex([t for t in plan.townships if t in by_town.index])
+    return pd.DataFrame({
+        "乡镇": by_town.index, "类别数": by_town["categories"].to_numpy(),
+        "达标类别": by_town["met"].to_numpy(), "逾期类别": by_town["overdue"].to_numpy(),
+        "程序缺陷": by_town["defective"].astype(int).to_numpy()})
+
+
+def _township_cells(rates: pd.DataFrame, area: str, plan: Plan) -> pd.DataFrame:
     order = {c: i for i, c in enumerate(plan.cell_categories["category"])}
     rows = rates[rates["township"] == area]
     rows = rows.sort_values("category", key=lambda c: c.map(order), kind="stable")
@@ -964,49 +989,3 @@ def cell_table(area: str, period: str, *,
         "创建期限": window,
         "期限状态": [labels.zh("window_status", w) for w in rows["window_status"]],
     })
-
-
-def defect_table(area: str, period: str, *,
-                 raw_dir: str | os.PathLike = paths.SAMPLE_RAW_DIR,
-                 plan: Plan | str | os.PathLike | None = None) -> pd.DataFrame:
-    """Every procedure defect in ``area`` (all townships for the county), in Chinese.
-
-    Defective namings do not count toward the naming rate; listing them here is how the
-    report shows what was left out (:func:`pingan_eval.cells.procedure_defects`).
-
-    Returns
-    -------
-    pandas.DataFrame
-        单位编号, 乡镇, 村(社区), 类别, 问题, 说明; empty when there is no defect.
-    """
-    from .cells import procedure_defects
-
-    plan = resolve_plan(plan)
-    if not _has_register(raw_dir):
-        return pd.DataFrame(columns=_DEFECT_COLUMNS)
-    register, eligible, as_of = _register_as_of(period, raw_dir, plan)
-    found = procedure_defects(register, eligible, plan=plan, as_of=as_of)
-    if area != plan.county:
-        found = found[found["township"] == area]
-    return pd.DataFrame({
-        "单位编号": found["unit_id"], "乡镇": found["township"],
-        "村(社区)": found["village"].replace("", _DASH),
-        "类别": [labels.zh("category", c) for c in found["category"]],
-        "问题": found["label_zh"], "说明": found["detail"],
-    }).reset_index(drop=True)
-
-
-def skipped_checks_note(*, raw_dir: str | os.PathLike = paths.SAMPLE_RAW_DIR,
-                        plan: Plan | str | os.PathLike | None = None) -> str:
-    """A sentence naming the procedure checks the register could not support, or ``""``."""
-    from .cells import DEFECT_RULES, skipped_checks
-
-    plan = resolve_plan(plan)
-    if not _has_register(raw_dir):
-        return "未提供平安细胞台账，未作程序核查。"
-    register, _, _ = _register_as_of("2000-01", raw_dir, plan)
-    skipped = skipped_checks(register, plan=plan)
-    if not skipped:
-        return "台账字段齐全，全部程序核查均已执行。"
-    names = "、".join(DEFECT_RULES[c].label_zh for c in skipped)
-    return f"台账缺少相应字段，以下程序核查未执行：{names}。"
