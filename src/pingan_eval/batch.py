@@ -177,9 +177,9 @@ def worker_pool(n_jobs: int) -> Iterator[ProcessPoolExecutor | None]:
     Yields None for ``n_jobs == 1`` (notebooks then run in this process). Workers use
     "spawn" everywhere: the same behaviour as on Windows and macOS, and no fork of a
     process that already runs threads. On Ctrl-C (or any error) queued notebooks are
-    dropped and running workers are terminated; their kernels (own session, so the
-    terminal's SIGINT missed them) notice their parent is gone and exit. Files already
-    written are whole (atomic writes).
+    dropped and running workers are terminated; each kills its kernel (own session, so
+    the terminal's SIGINT missed it) before exiting. Files already written are whole
+    (atomic writes).
     """
     if n_jobs <= 1:
         yield None
@@ -199,8 +199,20 @@ def worker_pool(n_jobs: int) -> Iterator[ProcessPoolExecutor | None]:
 
 
 def _init_worker() -> None:
-    """Pool workers leave Ctrl-C to the parent, which stops them (see worker_pool)."""
+    """Pool workers leave Ctrl-C to the parent, which stops them (see worker_pool).
+
+    When the parent terminates a worker, the worker kills its running kernel before it
+    exits, so no kernel outlives the batch.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _stop_worker)
+
+
+def _stop_worker(signum: int, frame: object) -> None:
+    from .notebook_run import kill_running_kernels
+
+    kill_running_kernels()
+    os._exit(128 + signum)
 
 
 def _warm_up() -> None:

@@ -118,6 +118,21 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
+#: Watchdogs of the notebook runs under way in this process (see kill_running_kernels).
+_RUNNING: set[_Watchdog] = set()
+
+
+def kill_running_kernels() -> None:
+    """Kill the kernel of every notebook this process is running, at once.
+
+    A pool worker calls this when it is terminated: ipykernel's own "parent is gone"
+    check compares its parent pid with 1, which misses a re-parenting to a subreaper
+    (containers, CI runners), and a kernel left sleeping in a cell would outlive the batch.
+    """
+    for watchdog in list(_RUNNING):
+        watchdog.kill_kernels()
+
+
 class _Watchdog:
     """Kills the job's kernel when the whole run exceeds its time limit.
 
@@ -156,6 +171,9 @@ class _Watchdog:
 
     def _kill(self) -> None:
         self.fired = True
+        self.kill_kernels()
+
+    def kill_kernels(self) -> None:
         for km in self.kernel_managers:
             process = getattr(km.provisioner, "process", None) if km.provisioner else None
             if process is not None:
@@ -163,11 +181,13 @@ class _Watchdog:
                     process.kill()
 
     def __enter__(self) -> _Watchdog:
+        _RUNNING.add(self)
         self._timer.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._timer.cancel()
+        _RUNNING.discard(self)
 
 
 def _error_from_papermill(exc: Any) -> dict[str, Any]:
