@@ -234,8 +234,11 @@ def test_cell_table_counts_defects_apart_and_shows_windows():
         assert r.命名率 == _pct(r.有效命名 / r.应创建)
     county = county_detail.cells
     assert list(county["乡镇"]) == list(PLAN.townships)
-    # A defective naming is one still holding a plaque: the revoked-before-named row is not.
-    assert county["程序缺陷"].sum() == 13
+    # Per township, every defect found (as listed), and the standard read off the rates.
+    assert county["程序缺陷"].sum() == len(county_defects)
+    assert set(county["达到平安建设标准"]) <= {"是", "否"}
+    assert ((county["达到平安建设标准"] == "是")
+            == (county["达标类别"] == county["类别数"])).all()
     town_defects = town_detail.defects
     assert set(town_defects["乡镇"]) == {TOWN}
     assert town["程序缺陷"].sum() <= len(town_defects)

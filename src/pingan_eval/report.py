@@ -895,7 +895,8 @@ def _git_commit() -> str:
 
 _CELL_COLUMNS = ["类别", "应创建", "有效命名", "程序缺陷", "已摘牌", "命名率", "目标", "结论",
                  "创建期限", "期限状态"]
-_COUNTY_CELL_COLUMNS = ["乡镇", "类别数", "达标类别", "逾期类别", "程序缺陷"]
+_COUNTY_CELL_COLUMNS = ["乡镇", "类别数", "达标类别", "逾期类别", "程序缺陷", "达到平安建设标准",
+                        "优秀平安乡镇"]
 _DEFECT_COLUMNS = ["单位编号", "乡镇", "村(社区)", "类别", "问题", "说明"]
 
 
@@ -921,7 +922,8 @@ def register_detail(area: str, period: str, *,
         ``cells``: for a township one row per category in plan order, columns 类别,
         应创建, 有效命名, 程序缺陷, 已摘牌, 命名率, 目标, 结论, 创建期限, 期限状态 (where the
         category stands against its creation window, :data:`pingan_eval.cells.WINDOW_STATUSES`);
-        for the county one row per township, columns 乡镇, 类别数, 达标类别, 逾期类别, 程序缺陷.
+        for the county one row per township (:func:`pingan_eval.cells.township_standards`),
+        columns 乡镇, 类别数, 达标类别, 逾期类别, 程序缺陷, 达到平安建设标准, 优秀平安乡镇.
         ``defects``: every procedure defect of ``area`` (all townships for the county),
         columns 单位编号, 乡镇, 村(社区), 类别, 问题, 说明; defective namings do not count
         toward the rate, and this is where the report shows them. ``note``: a sentence
@@ -954,21 +956,22 @@ def register_detail(area: str, period: str, *,
         "类别": [labels.zh("category", c) for c in found["category"]],
         "问题": found["label_zh"], "说明": found["detail"],
     }).reset_index(drop=True)
-    table = _county_cells(rates, plan) if county else _township_cells(rates, area, plan)
+    table = (_county_cells(register, eligible, as_of, plan) if county
+             else _township_cells(rates, area, plan))
     return RegisterDetail(table, defects, note)
 
 
-def _county_cells(rates: pd.DataFrame, plan: Plan) -> pd.DataFrame:
-    by_town = rates.groupby("township", sort=False).agg(
-        categories=("category", "size"),
-        met=("verdict", lambda v: int((v == "met").sum())),
-        overdue=("window_status", lambda v: int((v == "overdue").sum())),
-        defective=("defective", "sum"))
-    by_town = by_town.reindex([t for t in plan.townships if t in by_town.index])
+def _county_cells(register: pd.DataFrame, eligible: pd.DataFrame, as_of: pd.Timestamp,
+                  plan: Plan) -> pd.DataFrame:
+    from .cells import township_standards
+
+    per = township_standards(register, eligible, plan=plan, as_of=as_of)
+    yes_no = {True: "是", False: "否"}
     return pd.DataFrame({
-        "乡镇": by_town.index, "类别数": by_town["categories"].to_numpy(),
-        "达标类别": by_town["met"].to_numpy(), "逾期类别": by_town["overdue"].to_numpy(),
-        "程序缺陷": by_town["defective"].astype(int).to_numpy()})
+        "乡镇": per["township"], "类别数": per["categories"],
+        "达标类别": per["categories_met"], "逾期类别": per["overdue"],
+        "程序缺陷": per["defects"], "达到平安建设标准": per["standard"].map(yes_no),
+        "优秀平安乡镇": per["excellent"].map(yes_no)})
 
 
 def _township_cells(rates: pd.DataFrame, area: str, plan: Plan) -> pd.DataFrame:
