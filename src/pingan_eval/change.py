@@ -167,7 +167,10 @@ def change(
     half[ok] = stats.t.ppf((1.0 + level) / 2.0, df[ok]) * se[ok]
     p = np.full(diff.shape, np.nan)
     pos = ok & (se > 0)
-    p[pos] = 2.0 * stats.t.sf(np.abs(diff[pos] / se[pos]), df[pos])
+    # A tiny se can overflow the ratio to inf, which t.sf maps to 0 as it should.
+    with np.errstate(over="ignore"):
+        ratio = np.abs(diff[pos] / se[pos])
+    p[pos] = 2.0 * stats.t.sf(ratio, df[pos])
     zero = ok & (se == 0) & ~np.isnan(diff)
     p[zero] = np.where(diff[zero] == 0, 1.0, 0.0)
 
