@@ -31,6 +31,7 @@ from . import labels, paths
 from .plan import Plan
 from .summary import (
     ensure_prepared,
+    period_end,
     period_summary,
     read_summary,
     resolve_plan,
@@ -518,7 +519,7 @@ def task_detail(area: str, period: str, *,
     from .tasks import task_completion
 
     plan = resolve_plan(plan)
-    as_of = pd.Period(period, freq="M").end_time.normalize()
+    as_of = period_end(period)
     done = task_completion(raw_dir, plan=plan, as_of=as_of)
     rows = done[done["township"].replace("", plan.county) == area]
     if only_open:
@@ -941,7 +942,7 @@ def register_detail(area: str, period: str, *,
                               pd.DataFrame(columns=_DEFECT_COLUMNS),
                               "未提供平安细胞台账，未作程序核查。")
     register, eligible = load_registers(raw_dir, plan=plan)
-    as_of = pd.Period(period, freq="M").end_time.normalize()
+    as_of = period_end(period)
     rates = naming_rates(register, eligible, as_of=as_of, plan=plan)
     found = procedure_defects(register, eligible, plan=plan, as_of=as_of)
     if not county:

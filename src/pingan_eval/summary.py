@@ -142,6 +142,17 @@ def trend_summary(
     return _finish(pd.concat(frames, ignore_index=True), plan)
 
 
+def period_end(period: str) -> pd.Timestamp:
+    """The last day of month ``period`` (``YYYY-MM``): the date registers are judged on.
+
+    Examples
+    --------
+    >>> period_end("2026-02")
+    Timestamp('2026-02-28 00:00:00')
+    """
+    return pd.Period(period, freq="M").end_time.normalize()
+
+
 def trailing_periods(period: str, available: Sequence[str], n: int = 12) -> list[str]:
     """The (at most) ``n`` available months ending with ``period``, oldest first.
 
@@ -261,7 +272,7 @@ def _register_rows(period: str, raw_dir: Path, plan: Plan) -> list[pd.DataFrame]
     """Safe-cell, structural and task rows as of the end of ``period``, where data exist."""
     from . import cells, tasks
 
-    as_of = pd.Period(period, freq="M").end_time.normalize()
+    as_of = period_end(period)
     parts: list[pd.DataFrame] = []
     if (raw_dir / "registers" / "safe_cells.csv").is_file():
         register, eligible = cells.load_registers(raw_dir, plan=plan)
