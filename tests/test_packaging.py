@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 
 import pytest
@@ -52,3 +53,19 @@ def test_ci_runs_the_readme_test_command():
     ci = (paths.PROJ_ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert "make test" in readme and "make demo" in readme
     assert re.search(r"^make test$", ci, flags=re.M)
+
+
+def test_public_names_resolve_and_stay_cheap_to_import():
+    """Every exported name resolves to what it names; the package itself imports neither
+    scipy.stats nor the estimation stack (report kernels import it; see __init__)."""
+    code = (
+        "import sys, pingan_eval as p\n"
+        "assert not [m for m in ('scipy.stats', 'scipy.sparse', 'pingan_eval.design',\n"
+        "            'pingan_eval.cells', 'matplotlib') if m in sys.modules]\n"
+        "import pingan_eval.change, pingan_eval.reliability, pingan_eval.design\n"
+        "assert callable(p.change) and callable(p.reliability), 'a module shadows a function'\n"
+        "assert p.SurveyDesign is pingan_eval.design.SurveyDesign\n"
+        "missing = [n for n in p.__all__ if getattr(p, n, None) is None]\n"
+        "assert not missing, missing\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

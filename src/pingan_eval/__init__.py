@@ -1,30 +1,47 @@
 """pingan-eval: design-based evaluation of county public-safety campaigns (平安建设).
 
 The public API is what this module exports; see README.md.
+
+The names are imported on first use (PEP 562): ``import pingan_eval`` stays cheap, so a
+report kernel that only reads the batch's cached tables never pays for the estimation
+stack.
 """
 
 from __future__ import annotations
 
-from .calibration import census_margins
-from .cells import (
-    DEFECT_RULES,
-    load_registers,
-    naming_rates,
-    procedure_defects,
-    skipped_checks,
-    structural_targets,
-    township_standards,
-)
-from .change import change
-from .design import SurveyDesign
-from .plan import Plan, load_plan
-from .planning import sample_size, sample_size_table
-from .reliability import reliability
-from .targets import evaluate
-from .tasks import load_tasks, task_completion
-from .weighting import effective_n, kish_deff, trim_weights, weight_summary
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# Functions named like their module are bound now: importing ``pingan_eval.change`` later
+# would otherwise leave the attribute ``change`` pointing at the module.
+from .change import change
+from .reliability import reliability
+
+#: Public name -> the submodule that defines it (imported on first use).
+_EXPORTS: dict[str, str] = {
+    "census_margins": "calibration",
+    "DEFECT_RULES": "cells",
+    "load_registers": "cells",
+    "naming_rates": "cells",
+    "procedure_defects": "cells",
+    "skipped_checks": "cells",
+    "structural_targets": "cells",
+    "township_standards": "cells",
+    "SurveyDesign": "design",
+    "Plan": "plan",
+    "load_plan": "plan",
+    "sample_size": "planning",
+    "sample_size_table": "planning",
+    "evaluate": "targets",
+    "load_tasks": "tasks",
+    "task_completion": "tasks",
+    "effective_n": "weighting",
+    "kish_deff": "weighting",
+    "trim_weights": "weighting",
+    "weight_summary": "weighting",
+}
 
 __all__ = [
     "DEFECT_RULES",
@@ -51,3 +68,35 @@ __all__ = [
     "trim_weights",
     "weight_summary",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pingan_eval' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # the next lookup is an ordinary attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})
+
+
+if TYPE_CHECKING:  # what type checkers and IDEs see
+    from .calibration import census_margins
+    from .cells import (
+        DEFECT_RULES,
+        load_registers,
+        naming_rates,
+        procedure_defects,
+        skipped_checks,
+        structural_targets,
+        township_standards,
+    )
+    from .design import SurveyDesign
+    from .plan import Plan, load_plan
+    from .planning import sample_size, sample_size_table
+    from .targets import evaluate
+    from .tasks import load_tasks, task_completion
+    from .weighting import effective_n, kish_deff, trim_weights, weight_summary

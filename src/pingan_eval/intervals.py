@@ -14,7 +14,7 @@ Conventions shared by all formulas:
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+from scipy import special  # not scipy.stats: a second to import, same functions
 
 from .errors import EstimationError
 
@@ -48,7 +48,7 @@ def t_quantile(level: float, df: np.ndarray) -> np.ndarray:
     df = np.asarray(df, dtype=float)
     q = np.full(df.shape, np.nan)
     ok = df > 0
-    q[ok] = stats.t.ppf(0.5 + level / 2.0, df[ok])
+    q[ok] = special.stdtrit(df[ok], 0.5 + level / 2.0)
     return q
 
 
@@ -80,8 +80,8 @@ def clopper_pearson(x: np.ndarray, n: np.ndarray,
     n = np.asarray(n, dtype=float)
     alpha = 1.0 - level
     with np.errstate(invalid="ignore", divide="ignore"):
-        low = np.where(x <= 0, 0.0, stats.beta.ppf(alpha / 2, x, n - x + 1))
-        high = np.where(x >= n, 1.0, stats.beta.ppf(1 - alpha / 2, x + 1, n - x))
+        low = np.where(x <= 0, 0.0, special.betaincinv(x, n - x + 1, alpha / 2))
+        high = np.where(x >= n, 1.0, special.betaincinv(x + 1, n - x, 1 - alpha / 2))
     return low, high
 
 
@@ -95,8 +95,8 @@ def jeffreys(x: np.ndarray, n: np.ndarray, level: float) -> tuple[np.ndarray, np
     n = np.asarray(n, dtype=float)
     alpha = 1.0 - level
     with np.errstate(invalid="ignore", divide="ignore"):
-        low = np.where(x <= 0, 0.0, stats.beta.ppf(alpha / 2, x + 0.5, n - x + 0.5))
-        high = np.where(x >= n, 1.0, stats.beta.ppf(1 - alpha / 2, x + 0.5, n - x + 0.5))
+        low = np.where(x <= 0, 0.0, special.betaincinv(x + 0.5, n - x + 0.5, alpha / 2))
+        high = np.where(x >= n, 1.0, special.betaincinv(x + 0.5, n - x + 0.5, 1 - alpha / 2))
     return low, high
 
 
@@ -113,7 +113,7 @@ def wilson(p: np.ndarray, n: np.ndarray, level: float) -> tuple[np.ndarray, np.n
     """
     p = np.asarray(p, dtype=float)
     n = np.asarray(n, dtype=float)
-    z = stats.norm.ppf(0.5 + level / 2.0)
+    z = special.ndtri(0.5 + level / 2.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         centre = p + z * z / (2 * n)
         half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
@@ -162,10 +162,10 @@ def korn_graubard(p: np.ndarray, var: np.ndarray, df: np.ndarray, n_rows: np.nda
     ok = inside & (df > 0) & (n_rows > 1) & (var > 0)
     low = np.full(p.shape, np.nan)
     high = np.full(p.shape, np.nan)
-    ratio = stats.t.ppf(alpha / 2, n_rows[ok] - 1) / stats.t.ppf(alpha / 2, df[ok])
+    ratio = special.stdtrit(n_rows[ok] - 1, alpha / 2) / special.stdtrit(df[ok], alpha / 2)
     n_eff = p[ok] * (1 - p[ok]) / var[ok] * ratio**2
-    low[ok] = stats.beta.ppf(alpha / 2, n_eff * p[ok], n_eff * (1 - p[ok]) + 1)
-    high[ok] = stats.beta.ppf(1 - alpha / 2, n_eff * p[ok] + 1, n_eff * (1 - p[ok]))
+    low[ok] = special.betaincinv(n_eff * p[ok], n_eff * (1 - p[ok]) + 1, alpha / 2)
+    high[ok] = special.betaincinv(n_eff * p[ok] + 1, n_eff * (1 - p[ok]), 1 - alpha / 2)
     flat = inside & (df > 0) & (n_rows > 1) & (var == 0)
     low[flat] = p[flat]
     high[flat] = p[flat]

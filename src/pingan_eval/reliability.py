@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 
 from . import intervals
-from .design import RESULT_COLUMNS
 from .errors import EstimationError
 
 #: Reason codes written to ``flag_reason``, and the flag each one implies.
@@ -86,6 +85,8 @@ def reliability(table: pd.DataFrame) -> pd.DataFrame:
     >>> flags["flag_reason"].tolist()
     ['', 'df<8', 'estimate_0_or_1', 'n_eff<30;ci_width>=0.30']
     """
+    from .design import RESULT_COLUMNS  # lazy: design pulls in the variance engine
+
     missing = [c for c in RESULT_COLUMNS if c not in table.columns]
     if missing:
         raise EstimationError(f"reliability() needs a proportion table; missing columns "

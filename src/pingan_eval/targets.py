@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special  # not scipy.stats: a second to import, same functions
 
 from pingan_eval.errors import EstimationError
 
@@ -182,7 +182,7 @@ def p_below(
     ok_df = df > 0  # False for NaN as well
     p = np.full(stat.shape, np.nan)
     pos = ok_df & (se > 0)
-    p[pos] = stats.t.cdf(stat[pos], df[pos])
+    p[pos] = special.stdtr(df[pos], stat[pos])
     zero = ok_df & (se == 0) & ~np.isnan(estimate) & ~np.isnan(target)
     p[zero] = np.where(estimate[zero] < target[zero], 0.0, 1.0)
     return p
@@ -193,7 +193,7 @@ def _t_quantile(q: float, df: np.ndarray) -> np.ndarray:
     df = np.asarray(df, dtype=float)
     out = np.full(df.shape, np.nan)
     ok = df > 0
-    out[ok] = stats.t.ppf(q, df[ok])
+    out[ok] = special.stdtrit(df[ok], q)
     return out
 
 
