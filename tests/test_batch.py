@@ -201,6 +201,9 @@ def test_batch_writes_every_file(batch):
         "阿热勒乡.ipynb", "阿热勒乡.html",  # the failed notebook is kept, as papermill does
         "index.html", "summary.csv", "summary.xlsx", "manifest.json",
         "_data/summary.csv", "_data/trends.csv", "_data/breakdowns.csv",
+        *(f"_data/registers/{name}" for name in (
+            "naming_rates.csv", "defects.csv", "standards.csv", "skipped_checks.csv",
+            "tasks.csv", "has_register.txt")),
     }
 
 
@@ -221,7 +224,7 @@ def test_batch_passes_the_cached_summary_to_notebooks(batch):
     assert Path(got["summary_path"]) == out / PERIOD / "_data" / "summary.csv"
     params = nb.metadata.papermill.parameters
     assert set(params) == {"township", "period", "raw_dir", "processed_dir", "plan_path",
-                           "summary_path", "trend_path", "breakdowns_path"}
+                           "summary_path", "trend_path", "breakdowns_path", "registers_dir"}
     assert Path(params["breakdowns_path"]) == out / PERIOD / "_data" / "breakdowns.csv"
     county = nbformat.read(out / PERIOD / "county.ipynb", as_version=4)
     assert "township" not in county.metadata.papermill.parameters

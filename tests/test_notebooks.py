@@ -17,9 +17,9 @@ from pingan_eval import paths
 
 NOTEBOOKS = {
     "township_report.ipynb": ["township", "period", "raw_dir", "processed_dir", "plan_path",
-                              "summary_path", "trend_path", "breakdowns_path"],
+                              "summary_path", "trend_path", "breakdowns_path", "registers_dir"],
     "county_overview.ipynb": ["period", "raw_dir", "processed_dir", "plan_path",
-                              "summary_path", "trend_path", "breakdowns_path"],
+                              "summary_path", "trend_path", "breakdowns_path", "registers_dir"],
 }
 
 
@@ -38,7 +38,8 @@ def test_parameters_cell(name):
     assert list(values) == NOTEBOOKS[name]
     assert values["period"] == "2026-11"
     assert all(values[k] is None for k in ("raw_dir", "processed_dir", "plan_path",
-                                          "summary_path", "trend_path", "breakdowns_path"))
+                                          "summary_path", "trend_path", "breakdowns_path",
+                                          "registers_dir"))
     if "township" in values:
         assert values["township"] == "青河镇"
     # the parameters come before any code that uses them

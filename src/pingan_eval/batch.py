@@ -12,7 +12,7 @@ Output folder ``<out>/<period>/``::
     index.html                          links, run status and verdicts at a glance
     summary.csv, summary.xlsx           period x area x indicator (see USER_COLUMNS)
     manifest.json                       parameters, input hashes, versions, status
-    _data/summary.csv, trends.csv, breakdowns.csv   what the notebooks read
+    _data/summary.csv, trends.csv, breakdowns.csv, registers/   what the notebooks read
 
 Every file is written atomically; equal inputs give byte-identical notebooks, HTML and
 CSV files (the time stamps live in ``manifest.json`` only).
@@ -458,12 +458,13 @@ def run_batch(
     -----
     Each notebook gets the parameters ``township`` (not for the county), ``period``,
     ``raw_dir``, ``processed_dir``, ``plan_path``, ``summary_path``, ``trend_path``,
-    ``breakdowns_path`` (strings; papermill writes them as escaped Python literals, so
-    any name is safe).
+    ``breakdowns_path``, ``registers_dir`` (strings; papermill writes them as escaped
+    Python literals, so any name is safe).
     ``trend_path`` holds :func:`~pingan_eval.summary.trend_summary` for up to twelve
     prepared months ending with ``period``.
     """
     from .prepare import load_design
+    from .registers import judge_registers, write_register_tables
     from .report import all_breakdowns
     from .summary import period_summary, resolve_plan, trailing_periods, trend_summary
 
@@ -498,15 +499,17 @@ def run_batch(
         trends = trend_summary(trend_periods, raw_dir=raw_dir, processed_dir=processed_dir,
                                plan=plan_obj)
         groups = all_breakdowns(load_design(period, processed_dir), plan=plan_obj)
+        registers = judge_registers(period, raw_dir=raw_dir, plan=plan_obj)
         estimation_seconds = time.perf_counter() - t_est
         summary_path = atomic_write_text(data_dir / "summary.csv", _csv_text(table))
         trend_path = atomic_write_text(data_dir / "trends.csv", _csv_text(trends))
         breakdowns_path = atomic_write_text(data_dir / "breakdowns.csv", _csv_text(groups))
+        registers_dir = write_register_tables(registers, data_dir / "registers")
 
         common = {"period": period, "raw_dir": str(raw_dir),
                   "processed_dir": str(processed_dir), "plan_path": plan_obj.path or None,
                   "summary_path": str(summary_path), "trend_path": str(trend_path),
-                  "breakdowns_path": str(breakdowns_path)}
+                  "breakdowns_path": str(breakdowns_path), "registers_dir": str(registers_dir)}
         county = plan_obj.county
         job_list = _notebook_jobs(county, known, folder, common, timeout, county_nb,
                                   township_nb)

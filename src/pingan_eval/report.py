@@ -31,7 +31,6 @@ from . import labels, paths
 from .plan import Plan
 from .summary import (
     ensure_prepared,
-    period_end,
     period_summary,
     read_summary,
     resolve_plan,
@@ -93,6 +92,7 @@ class ReportInputs:
     summary: pd.DataFrame
     trend: pd.DataFrame
     breakdowns_path: Path | None = None
+    registers_dir: Path | None = None
 
 
 def load_inputs(period: str, *, raw_dir: str | os.PathLike | None = None,
@@ -100,7 +100,8 @@ def load_inputs(period: str, *, raw_dir: str | os.PathLike | None = None,
                 plan_path: str | os.PathLike | None = None,
                 summary_path: str | os.PathLike | None = None,
                 trend_path: str | os.PathLike | None = None,
-                breakdowns_path: str | os.PathLike | None = None) -> ReportInputs:
+                breakdowns_path: str | os.PathLike | None = None,
+                registers_dir: str | os.PathLike | None = None) -> ReportInputs:
     """Resolve a report notebook's parameters into its inputs.
 
     Parameters
@@ -121,6 +122,10 @@ def load_inputs(period: str, *, raw_dir: str | os.PathLike | None = None,
     breakdowns_path : path or None
         CSV of :func:`all_breakdowns`, written once by the batch; ``None``:
         :func:`area_breakdowns` computes them in the notebook.
+    registers_dir : path or None
+        Folder of :func:`pingan_eval.registers.write_register_tables`, written once by
+        the batch; ``None``: :func:`register_detail` and :func:`task_detail` judge the
+        registers in the notebook.
 
     Returns
     -------
@@ -151,7 +156,8 @@ def load_inputs(period: str, *, raw_dir: str | os.PathLike | None = None,
         trend = trend_summary(trailing_periods(period, months), processed_dir=processed,
                               plan=plan)
     cached = Path(breakdowns_path) if breakdowns_path is not None else None
-    return ReportInputs(period, raw, processed, plan, summary, trend, cached)
+    registers = Path(registers_dir) if registers_dir is not None else None
+    return ReportInputs(period, raw, processed, plan, summary, trend, cached, registers)
 
 
 def fmt_pct(x: float, digits: int = 1) -> str:
@@ -494,7 +500,8 @@ def register_table(summary: pd.DataFrame, area: str, *,
 def task_detail(area: str, period: str, *,
                 raw_dir: str | os.PathLike = paths.SAMPLE_RAW_DIR,
                 plan: Plan | str | os.PathLike | None = None,
-                only_open: bool = True) -> pd.DataFrame:
+                only_open: bool = True,
+                registers_dir: str | os.PathLike | None = None) -> pd.DataFrame:
     """The campaign-task log rows of ``area`` (per village, month or township), in Chinese.
 
     Parameters
@@ -509,6 +516,9 @@ def task_detail(area: str, period: str, *,
         ``None`` reads the shipped plan.
     only_open : bool
         Keep only rows not (yet) met: what is left to do.
+    registers_dir : path or None
+        The batch's cache (:func:`pingan_eval.registers.write_register_tables`);
+        ``None``: judge the task logs here.
 
     Returns
     -------
@@ -516,11 +526,10 @@ def task_detail(area: str, period: str, *,
         Columns 任务, 村(社区)/月份, 要求, 完成, 截止日期, 结论, from
         :func:`pingan_eval.tasks.task_completion`, in its order.
     """
-    from .tasks import task_completion
-
     plan = resolve_plan(plan)
-    as_of = period_end(period)
-    done = task_completion(raw_dir, plan=plan, as_of=as_of)
+    done = _register_tables(period, raw_dir, plan, registers_dir).tasks
+    if done.empty:
+        return pd.DataFrame(columns=_TASK_COLUMNS)
     rows = done[done["township"].replace("", plan.county) == area]
     if only_open:
         rows = rows[rows["verdict"] != "met"]
@@ -533,6 +542,16 @@ def task_detail(area: str, period: str, *,
         "结论": [labels.zh("verdict", v) for v in rows["verdict"]],
     })
     return out.reset_index(drop=True)
+
+
+def _register_tables(period: str, raw_dir: str | os.PathLike, plan: Plan,
+                     registers_dir: str | os.PathLike | None):
+    """The batch's cached register tables, else the registers judged here."""
+    from .registers import judge_registers, read_register_tables
+
+    if registers_dir is not None:
+        return read_register_tables(registers_dir)
+    return judge_registers(period, raw_dir=raw_dir, plan=plan)
 
 
 def breakdowns(design, area: str, *, plan: Plan | str | os.PathLike | None = None,
@@ -899,6 +918,7 @@ _CELL_COLUMNS = ["类别", "应创建", "有效命名", "程序缺陷", "已摘�
 _COUNTY_CELL_COLUMNS = ["乡镇", "类别数", "达标类别", "逾期类别", "程序缺陷", "达到平安建设标准",
                         "优秀平安乡镇"]
 _DEFECT_COLUMNS = ["单位编号", "乡镇", "村(社区)", "类别", "问题", "说明"]
+_TASK_COLUMNS = ["任务", "村(社区)/月份", "要求", "完成", "截止日期", "结论"]
 
 
 @dataclass(frozen=True)
@@ -912,10 +932,13 @@ class RegisterDetail:
 
 def register_detail(area: str, period: str, *,
                     raw_dir: str | os.PathLike = paths.SAMPLE_RAW_DIR,
-                    plan: Plan | str | os.PathLike | None = None) -> RegisterDetail:
+                    plan: Plan | str | os.PathLike | None = None,
+                    registers_dir: str | os.PathLike | None = None) -> RegisterDetail:
     """Safe-cell naming, procedure defects and skipped checks of ``area``, in Chinese.
 
-    The register is judged on the last day of ``period``, as in the summary.
+    The register is judged on the last day of ``period``, as in the summary; with
+    ``registers_dir`` (the batch's cache, :func:`pingan_eval.registers.write_register_tables`)
+    the judged tables are read instead of the register.
 
     Returns
     -------
@@ -932,22 +955,20 @@ def register_detail(area: str, period: str, *,
         Without a register (a survey-only dataset) the tables are empty and the note
         says so.
     """
-    from .cells import DEFECT_RULES, load_registers, naming_rates, procedure_defects, skipped_checks
+    from .cells import DEFECT_RULES
 
     plan = resolve_plan(plan)
     county = area == plan.county
-    if not (Path(raw_dir) / "registers" / "safe_cells.csv").is_file():
+    tables = _register_tables(period, raw_dir, plan, registers_dir)
+    if not tables.has_register:
         return RegisterDetail(pd.DataFrame(columns=_COUNTY_CELL_COLUMNS if county
                                            else _CELL_COLUMNS),
                               pd.DataFrame(columns=_DEFECT_COLUMNS),
                               "未提供平安细胞台账，未作程序核查。")
-    register, eligible = load_registers(raw_dir, plan=plan)
-    as_of = period_end(period)
-    rates = naming_rates(register, eligible, as_of=as_of, plan=plan)
-    found = procedure_defects(register, eligible, plan=plan, as_of=as_of)
+    found = tables.defects
     if not county:
         found = found[found["township"] == area]
-    skipped = skipped_checks(register, plan=plan)
+    skipped = list(tables.skipped_checks["rule"])
     note = ("台账缺少相应字段，以下程序核查未执行："
             + "、".join(DEFECT_RULES[c].label_zh for c in skipped) + "。" if skipped
             else "台账字段齐全，全部程序核查均已执行。")
@@ -957,16 +978,12 @@ def register_detail(area: str, period: str, *,
         "类别": [labels.zh("category", c) for c in found["category"]],
         "问题": found["label_zh"], "说明": found["detail"],
     }).reset_index(drop=True)
-    table = (_county_cells(register, eligible, as_of, plan) if county
-             else _township_cells(rates, area, plan))
+    table = (_county_cells(tables.standards) if county
+             else _township_cells(tables.naming_rates, area, plan))
     return RegisterDetail(table, defects, note)
 
 
-def _county_cells(register: pd.DataFrame, eligible: pd.DataFrame, as_of: pd.Timestamp,
-                  plan: Plan) -> pd.DataFrame:
-    from .cells import township_standards
-
-    per = township_standards(register, eligible, plan=plan, as_of=as_of)
+def _county_cells(per: pd.DataFrame) -> pd.DataFrame:
     yes_no = {True: "是", False: "否"}
     return pd.DataFrame({
         "乡镇": per["township"], "类别数": per["categories"],
