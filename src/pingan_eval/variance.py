@@ -207,15 +207,19 @@ def calibrated_variance(x: np.ndarray, pairs: DomainPairs, structure: Structure,
     """Variance of the domain estimates of a calibrated (raked) design.
 
     ``x`` (shape (n,)) holds each row's weighted influence value for its domain, 0 for
-    rows in no domain or with a missing value. The ``(n, n_domains)`` influence matrix
-    is residualized by ``pingan_eval.calibration.residualize`` before PSU totals are
-    taken, where R's ``svyrecvar`` applies ``postStrata``. As in R (whose subsets of a
+    rows in no domain or with a missing value. The ``(n, n_domains)`` influence matrix,
+    sparse, is residualized by ``pingan_eval.calibration.residualize`` before PSU totals
+    are taken, where R's ``svyrecvar`` applies ``postStrata``. As in R (whose subsets of a
     calibrated design keep every row), every PSU of every stratum counts in every domain.
     """
     k = pairs.n_domains
+    n_strata = structure.n_strata
     totals = _calibrated_totals(x, pairs, structure, steps)   # (P, k)
     pair_psu, pair_domain = np.divmod(np.arange(totals.size), k)
-    group_domain, group_stratum, pair_group = _groups(pair_domain, pair_psu, structure)
+    # Every (domain, stratum) group has pairs, so the groups are all of 0 .. k H - 1 in
+    # order: no need to sort the P k pairs (as _groups would) to number them.
+    pair_group = pair_domain * n_strata + structure.psu_stratum[pair_psu]
+    group_domain, group_stratum = np.divmod(np.arange(k * n_strata), n_strata)
     present = np.ones(len(group_domain), dtype=bool)
     return _stratified_sum(totals.ravel(), pair_group, group_domain, group_stratum,
                            present, k, structure)
@@ -228,14 +232,15 @@ def _calibrated_totals(x: np.ndarray, pairs: DomainPairs, structure: Structure,
     from . import calibration
 
     n = len(x)
-    inside = pairs.row_pair < pairs.n_pairs
-    dense = np.zeros((n, pairs.n_domains))
-    rows = np.flatnonzero(inside)
-    dense[rows, pairs.pair_domain[pairs.row_pair[rows]]] = x[rows]
-    dense = np.asarray(calibration.residualize(dense, steps), dtype=float)
+    # One column per domain, sparse: a domain's values stay in the rows its margin
+    # cells reach (its township), so n x n_domains is never filled in.
+    rows = np.flatnonzero((pairs.row_pair < pairs.n_pairs) & (x != 0))
+    infl = sparse.csc_matrix((x[rows], (rows, pairs.pair_domain[pairs.row_pair[rows]])),
+                             shape=(n, pairs.n_domains))
+    resid = calibration.residualize(infl, steps)
     indicator = sparse.csr_matrix(
         (np.ones(n), (structure.psu, np.arange(n))), shape=(structure.n_psus, n))
-    return np.asarray(indicator @ dense)
+    return (indicator @ resid).toarray()
 
 
 def _stratified_sum(totals: np.ndarray, pair_group: np.ndarray, group_domain: np.ndarray,
