@@ -276,6 +276,53 @@ def _quiet_papermill_logger() -> None:
         logger.addHandler(logging.NullHandler())
 
 
+_ENGINE = "pingan-save-at-end"
+
+
+def _register_engine() -> str:
+    """Register (idempotent, per process) a papermill engine that writes the notebook once.
+
+    papermill serializes and schema-validates the whole notebook, images included, at the
+    start and end of every cell (44 writes, ~0.6 s CPU per report); the batch only reads
+    the file after the run. This engine writes it when the run ends, normally or not
+    (papermill's ``notebook_complete`` runs in a ``finally``), so a timed-out run still
+    leaves its partial notebook.
+    """
+    from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
+
+    class SaveAtEndManager(NotebookExecutionManager):
+        final = False
+
+        def save(self, **kwargs: Any) -> None:
+            if self.final:
+                super().save(**kwargs)
+
+        def notebook_complete(self, **kwargs: Any) -> None:
+            self.final = True
+            super().notebook_complete(**kwargs)
+
+    class SaveAtEndEngine(NBClientEngine):
+        @classmethod
+        def execute_notebook(cls, nb: Any, kernel_name: str, output_path: Any = None,
+                             progress_bar: bool = True, log_output: bool = False,
+                             autosave_cell_every: int = 30, **kwargs: Any) -> Any:
+            # papermill's Engine.execute_notebook (2.x), with the manager above
+            nb_man = SaveAtEndManager(nb, output_path=output_path, progress_bar=progress_bar,
+                                      log_output=log_output,
+                                      autosave_cell_every=autosave_cell_every)
+            nb_man.notebook_start()
+            try:
+                cls.execute_managed_notebook(nb_man, kernel_name, log_output=log_output,
+                                             **kwargs)
+            finally:
+                nb_man.cleanup_pbar()
+                nb_man.notebook_complete()
+            return nb_man.nb
+
+    papermill_engines.register(_ENGINE, SaveAtEndEngine)
+    return _ENGINE
+
+
 def run_notebook(job: NotebookJob) -> NotebookResult:
     """Execute ``job.notebook`` with papermill; write ``.ipynb`` and ``.html`` atomically.
 
@@ -317,6 +364,7 @@ def run_notebook(job: NotebookJob) -> NotebookResult:
                     str(tmp_out),
                     parameters=dict(job.parameters),
                     kernel_name=job.kernel_name,
+                    engine_name=_register_engine(),
                     cwd=str(Path(job.notebook).resolve().parent),
                     progress_bar=False,
                     log_output=False,
