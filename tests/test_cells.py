@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from pingan_eval.cells import (
     DEFECT_RULES,
+    judge,
     load_registers,
     naming_rates,
     procedure_defects,
@@ -436,3 +437,23 @@ def test_invariants_on_random_registers(rows, n_eligible, as_of):
         assert r["defective"] == len(flawed)
         assert 0 <= r["named"] <= r["eligible"]
         assert 0.0 <= r["rate"] <= 1.0
+
+
+@pytest.mark.parametrize("as_of", ["2026-04-30", "2026-11-30"])
+def test_judge_equals_the_separate_functions(sample, as_of):
+    """One validation for every measure gives what each function gives on its own, also
+    on a register already typed by load_registers (validated a second time) and on the
+    raw text of the CSV."""
+    reg, elig, _, _ = sample
+    raw = pd.read_csv(SAMPLE_RAW_DIR / "registers" / "safe_cells.csv", dtype=str,
+                      keep_default_na=False)
+    for table in (reg, raw):
+        got = judge(table, elig, as_of=as_of)
+        pd.testing.assert_frame_equal(got.naming_rates, naming_rates(table, elig, as_of=as_of))
+        pd.testing.assert_frame_equal(got.defects, procedure_defects(table, elig, as_of=as_of))
+        pd.testing.assert_frame_equal(got.standards,
+                                      township_standards(table, elig, as_of=as_of))
+        pd.testing.assert_frame_equal(got.structural,
+                                      structural_targets(table, elig, as_of=as_of))
+        assert got.skipped_checks == skipped_checks(table)
+    assert len(judge(reg, elig, as_of="2026-11-30").defects) == 14

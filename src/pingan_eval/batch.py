@@ -493,13 +493,13 @@ def run_batch(
     n_jobs = max(1, min(jobs or os.cpu_count() or 1, 1 + len(known)))
     with worker_pool(1 if scheduler else n_jobs) as pool:
         t_est = time.perf_counter()
+        registers = judge_registers(period, raw_dir=raw_dir, plan=plan_obj)
         table = period_summary(period, raw_dir=raw_dir, processed_dir=processed_dir,
-                               plan=plan_obj)
+                               plan=plan_obj, registers=registers)
         trend_periods = trailing_periods(period, _prepared_periods(raw_dir, processed_dir))
         trends = trend_summary(trend_periods, raw_dir=raw_dir, processed_dir=processed_dir,
                                plan=plan_obj)
         groups = all_breakdowns(load_design(period, processed_dir), plan=plan_obj)
-        registers = judge_registers(period, raw_dir=raw_dir, plan=plan_obj)
         estimation_seconds = time.perf_counter() - t_est
         summary_path = atomic_write_text(data_dir / "summary.csv", _csv_text(table))
         trend_path = atomic_write_text(data_dir / "trends.csv", _csv_text(trends))

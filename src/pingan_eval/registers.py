@@ -36,6 +36,8 @@ class RegisterTables:
         :func:`pingan_eval.cells.procedure_defects`.
     standards : pandas.DataFrame
         :func:`pingan_eval.cells.township_standards`.
+    structural : pandas.DataFrame
+        :func:`pingan_eval.cells.structural_targets`.
     skipped_checks : pandas.DataFrame
         One column ``rule``: :func:`pingan_eval.cells.skipped_checks`, in rule order.
     tasks : pandas.DataFrame
@@ -47,6 +49,7 @@ class RegisterTables:
     naming_rates: pd.DataFrame
     defects: pd.DataFrame
     standards: pd.DataFrame
+    structural: pd.DataFrame
     skipped_checks: pd.DataFrame
     tasks: pd.DataFrame
     has_register: bool
@@ -61,6 +64,9 @@ _TYPES: dict[str, dict[str, tuple[str, ...]]] = {
     "defects": {},
     "standards": {"int": ("categories", "categories_met", "overdue", "defects"),
                   "bool": ("standard", "excellent")},
+    "structural": {"date": ("due",),
+                   "float": ("numerator", "denominator", "rate", "value", "target",
+                             "baseline")},
     "skipped_checks": {},
     "tasks": {"date": ("due",), "float": ("required", "achieved", "rate")},
 }
@@ -91,17 +97,16 @@ def judge_registers(period: str, *, raw_dir: str | os.PathLike,
     raw = Path(raw_dir)
     has_register = (raw / "registers" / "safe_cells.csv").is_file()
     if has_register:
-        register, eligible = cells.load_registers(raw, plan=plan)
-        rates = cells.naming_rates(register, eligible, as_of=as_of, plan=plan)
-        defects = cells.procedure_defects(register, eligible, plan=plan, as_of=as_of)
-        standards = cells.township_standards(register, eligible, plan=plan, as_of=as_of)
-        skipped = cells.skipped_checks(register, plan=plan)
+        judged = cells.judge(*cells.load_registers(raw, plan=plan), plan=plan, as_of=as_of)
+        rates, defects, standards = judged.naming_rates, judged.defects, judged.standards
+        structural, skipped = judged.structural, judged.skipped_checks
     else:
-        rates = defects = standards = pd.DataFrame()
+        rates = defects = standards = structural = pd.DataFrame()
         skipped = []
     done = (tasks.task_completion(raw, plan=plan, as_of=as_of)
             if (raw / "tasks").is_dir() else pd.DataFrame())
     return RegisterTables(naming_rates=rates, defects=defects, standards=standards,
+                          structural=structural,
                           skipped_checks=pd.DataFrame({"rule": skipped}, dtype=object),
                           tasks=done, has_register=has_register)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,9 @@ import pandas as pd
 from . import paths
 from .errors import ReportError
 from .plan import Plan, load_plan
+
+if TYPE_CHECKING:
+    from .registers import RegisterTables
 
 __all__ = [
     "SUMMARY_COLUMNS",
@@ -57,6 +61,7 @@ def period_summary(
     raw_dir: str | os.PathLike = paths.SAMPLE_RAW_DIR,
     processed_dir: str | os.PathLike = paths.PROCESSED_DIR,
     plan: Plan | str | os.PathLike | None = None,
+    registers: RegisterTables | None = None,
 ) -> pd.DataFrame:
     """Every indicator of the plan for the county and each township, for one month.
 
@@ -70,6 +75,10 @@ def period_summary(
         Folder of ``pingan-eval prepare`` output.
     plan : Plan, path or None
         The plan (targets, townships, order); ``None`` reads the shipped plan.
+    registers : RegisterTables, optional
+        The registers of ``raw_dir`` already judged for ``period``
+        (:func:`pingan_eval.registers.judge_registers`; the batch judges them once for
+        the summary and the reports); default: judge them here.
 
     Returns
     -------
@@ -107,7 +116,7 @@ def period_summary(
     """
     plan = resolve_plan(plan)
     parts = [_survey_rows(period, processed_dir, plan)]
-    parts.extend(_register_rows(period, Path(raw_dir), plan))
+    parts.extend(_register_rows(period, Path(raw_dir), plan, registers))
     return _finish(pd.concat([p for p in parts if len(p)], ignore_index=True), plan)
 
 
@@ -268,25 +277,25 @@ def _survey_rows(period: str, processed_dir: str | os.PathLike, plan: Plan) -> p
     return out
 
 
-def _register_rows(period: str, raw_dir: Path, plan: Plan) -> list[pd.DataFrame]:
+def _register_rows(period: str, raw_dir: Path, plan: Plan,
+                   registers: RegisterTables | None) -> list[pd.DataFrame]:
     """Safe-cell, structural and task rows as of the end of ``period``, where data exist."""
-    from . import cells, tasks
+    from .registers import judge_registers
 
-    as_of = period_end(period)
+    if registers is None:
+        registers = judge_registers(period, raw_dir=raw_dir, plan=plan)
     parts: list[pd.DataFrame] = []
-    if (raw_dir / "registers" / "safe_cells.csv").is_file():
-        register, eligible = cells.load_registers(raw_dir, plan=plan)
-        rates = cells.naming_rates(register, eligible, as_of=as_of, plan=plan)
+    if registers.has_register:
+        rates = registers.naming_rates
         parts.append(_from_register(rates.assign(
             area=rates["township"], indicator="cell_" + rates["category"],
             estimate=rates["rate"], n=rates["eligible"], source="register"), plan))
-        structural = cells.structural_targets(register, eligible, plan=plan, as_of=as_of)
+        structural = registers.structural
         parts.append(_from_register(structural.assign(
             area=plan.county, indicator=structural["code"], estimate=structural["value"],
             n=structural["denominator"], source="structural"), plan))
-    if (raw_dir / "tasks").is_dir():
-        done = tasks.task_completion(raw_dir, plan=plan, as_of=as_of)
-        parts.append(_from_register(_task_rows(done, plan), plan))
+    if not registers.tasks.empty:
+        parts.append(_from_register(_task_rows(registers.tasks, plan), plan))
     return [p.assign(period=period) for p in parts]
 
 
