@@ -202,8 +202,8 @@ def test_batch_writes_every_file(batch):
         "index.html", "summary.csv", "summary.xlsx", "manifest.json",
         "_data/summary.csv", "_data/trends.csv", "_data/breakdowns.csv",
         *(f"_data/registers/{name}" for name in (
-            "naming_rates.csv", "defects.csv", "standards.csv", "skipped_checks.csv",
-            "tasks.csv", "has_register.txt")),
+            "naming_rates.csv", "defects.csv", "standards.csv", "structural.csv",
+            "skipped_checks.csv", "tasks.csv", "has_register.txt")),
     }
 
 

@@ -17,7 +17,7 @@ from pingan_eval.registers import (
 
 PLAN = load_plan()
 PERIOD = "2026-11"
-TABLES = ("naming_rates", "defects", "standards", "skipped_checks", "tasks")
+TABLES = ("naming_rates", "defects", "standards", "structural", "skipped_checks", "tasks")
 
 
 @pytest.fixture(scope="module")
