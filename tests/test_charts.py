@@ -202,3 +202,139 @@ def test_empty_input_is_an_error():
         charts.forest_plot(s[s["source"] == "register"], "青河镇")
     with pytest.raises(ValueError, match="no safe-cell"):
         charts.naming_heatmap(s[s["source"] == "survey"])
+
+
+# Names of up to 10 characters, as a synthetic county may have (numbered to 100 towns).
+LONG_NAMES = ("布尔根河谷边境口岸镇", "乌伦古河北岸牧业镇", "喀拉通克工业园区镇",
+              "阿克托别哈拉苏乡")
+
+
+def _long_named_county(n: int) -> pd.DataFrame:
+    """:func:`_summary` with ``n`` townships of 10-character names (rows repeated)."""
+    s = _summary()
+    towns = list(PLAN.townships)
+    parts = [s[s["area_level"] == "county"]]
+    for k in range(n):
+        name = f"{LONG_NAMES[k % len(LONG_NAMES)][:7]}{k:02d}乡"
+        parts.append(s[s["area"] == towns[k % len(towns)]].assign(area=name))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _village_breakdown(n: int) -> pd.DataFrame:
+    rows = []
+    for i in range(n):
+        village = f"{LONG_NAMES[i % len(LONG_NAMES)][:6]}{i}村"
+        for j, t in enumerate(PLAN.survey):
+            est = 0.80 + 0.01 * ((i + 2 * j) % 20)
+            flag = ("suppress", "review", "ok")[(i + j) % 3]
+            rows.append({"level": village, "indicator": t.code, "name_zh": t.name_zh,
+                         "estimate": np.nan if flag == "suppress" else est,
+                         "ci_low": est - 0.1, "ci_high": min(est + 0.05, 1.0),
+                         "target": 0.95, "flag": flag})
+    return pd.DataFrame(rows)
+
+
+def _long_named_trend() -> pd.DataFrame:
+    s = _summary()
+    survey = s[s["source"] == "survey"].replace({"area": {"青河镇": LONG_NAMES[0],
+                                                          PLAN.county: "乌伦古河北岸牧业县"}})
+    months = [str(p) for p in pd.period_range("2025-12", "2026-11", freq="M")]
+    return pd.concat([survey.assign(period=m) for m in months], ignore_index=True)
+
+
+def _decorations(fig: Figure) -> list:
+    """The texts a reader must read around the data: figure and panel titles, the tick
+    labels of the visible axes, legend entries."""
+    texts = list(fig.texts)
+    for legend in [*fig.legends, *(ax.get_legend() for ax in fig.axes)]:
+        texts += legend.get_texts() if legend is not None else []
+    for ax in fig.axes:
+        texts.append(ax.title)
+        for axis in (ax.xaxis, ax.yaxis):
+            if not (axis.get_visible() and ax.axison):
+                continue
+            lo, hi = sorted(axis.get_view_interval())
+            ticks = axis.get_major_ticks(len(axis.get_majorticklocs()))
+            texts += [t.label1 for t in ticks if lo - 1e-9 <= t.get_loc() <= hi + 1e-9]
+    return [t for t in texts if t.get_visible() and t.get_text()]
+
+
+def _own_frames(texts: list, boxes: np.ndarray) -> np.ndarray:
+    """Per text: centre (u, v), width and height in the text's own rotated frame.
+
+    A slanted label's axis-aligned box is much larger than the label: neighbouring
+    slanted labels' boxes overlap although their glyphs do not. The box of a w x h text
+    turned by a (not 45 degrees) has width w|cos a| + h|sin a| and height
+    w|sin a| + h|cos a|, which gives w and h back; the centre is the box's.
+    """
+    frames = []
+    for t, (x0, y0, x1, y1) in zip(texts, boxes, strict=True):
+        a = np.deg2rad(t.get_rotation())
+        c, s = abs(np.cos(a)), abs(np.sin(a))
+        w, h = np.linalg.solve([[c, s], [s, c]], [x1 - x0, y1 - y0])
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        frames.append((cx * np.cos(a) + cy * np.sin(a), -cx * np.sin(a) + cy * np.cos(a), w, h))
+    return np.array(frames)
+
+
+def _overlapping(texts: list, boxes: np.ndarray) -> list[tuple[str, str]]:
+    """Pairs of texts that overlap by more than half a pixel: in their own frame when
+    both are turned by the same angle, else by their axis-aligned boxes."""
+    u, v, w, h = _own_frames(texts, boxes).T
+    x0, y0, x1, y1 = boxes.T
+    rotation = np.array([t.get_rotation() for t in texts])
+    same = rotation[:, None] == rotation
+    by_frame = ((np.abs(u[:, None] - u) < (w[:, None] + w) / 2 - 0.5)
+                & (np.abs(v[:, None] - v) < (h[:, None] + h) / 2 - 0.5))
+    by_box = ((np.minimum(x1[:, None], x1) - np.maximum(x0[:, None], x0) > 0.5)
+              & (np.minimum(y1[:, None], y1) - np.maximum(y0[:, None], y0) > 0.5))
+    overlap = np.where(same, by_frame, by_box)
+    return [(texts[i].get_text(), texts[j].get_text())
+            for i, j in zip(*np.nonzero(overlap), strict=True) if i < j]
+
+
+def test_overlap_check_sees_overlaps():
+    # The negative control of the layout test below: it can fail.
+    fig = Figure(figsize=(3, 2), dpi=90)
+    charts.FigureCanvasAgg(fig)
+    # the third slanted label's axis-aligned box overlaps the others', its glyphs do not
+    texts = [fig.text(0.1, 0.5, "青河镇"), fig.text(0.15, 0.5, "塔克什肯镇"),
+             *(fig.text(x, 0.1, name, rotation=40)
+               for x, name in [(0.1, "优秀平安家庭"), (0.12, "平安诊所"), (0.3, "平安药店")])]
+    renderer = fig.canvas.get_renderer()
+    boxes = np.array([t.get_window_extent(renderer).extents for t in texts])
+    assert _overlapping(texts, boxes) == [("青河镇", "塔克什肯镇"), ("优秀平安家庭", "平安诊所")]
+    x0, y0, x1, y1 = boxes[2:].T
+    assert (np.minimum(x1[0], x1[2]) > np.maximum(x0[0], x0[2])
+            and np.minimum(y1[0], y1[2]) > np.maximum(y0[0], y0[2]))
+
+
+@pytest.mark.parametrize("draw", [
+    pytest.param(lambda: charts.forest_plot(_long_named_county(100), "布尔根河谷边境05乡"),
+                 id="forest-100-towns"),
+    pytest.param(lambda: charts.forest_plot(_long_named_county(12), PLAN.county,
+                                            indicators=["awareness"]), id="forest-1-panel"),
+    pytest.param(lambda: charts.naming_heatmap(_long_named_county(100)), id="heatmap-100-towns"),
+    pytest.param(lambda: charts.breakdown_plot(_village_breakdown(25),
+                                               title="布尔根河谷边境口岸镇：按村"),
+                 id="breakdown-25-villages"),
+    pytest.param(lambda: charts.trend_plot(_long_named_trend(), LONG_NAMES[0]), id="trend"),
+])
+def test_long_names_are_not_clipped_and_nothing_overlaps(draw):
+    fig = draw()
+    charts.png_bytes(fig)  # lays out and draws as a report does
+    renderer = fig.canvas.get_renderer()
+    texts = _decorations(fig)
+    boxes = np.array([t.get_window_extent(renderer).extents for t in texts])
+    width, height = fig.bbox.width, fig.bbox.height
+    outside = [t.get_text() for t, (x0, y0, x1, y1) in zip(texts, boxes, strict=True)
+               if x0 < 0 or y0 < 0 or x1 > width or y1 > height]
+    assert outside == []
+    assert _overlapping(texts, boxes) == []
+    # no title, tick label or legend entry runs into a panel
+    x0, y0, x1, y1 = boxes.T
+    panels = np.array([ax.bbox.extents for ax in fig.axes if ax.axison])
+    into = ((np.minimum(x1[:, None], panels[:, 2]) - np.maximum(x0[:, None], panels[:, 0]) > 0.5)
+            & (np.minimum(y1[:, None], panels[:, 3]) - np.maximum(y0[:, None], panels[:, 1])
+               > 0.5))
+    assert [texts[i].get_text() for i in np.flatnonzero(into.any(axis=1))] == []
