@@ -24,7 +24,7 @@ import pandas as pd
 import papermill
 import pytest
 
-from pingan_eval import paths
+from pingan_eval import kernels, paths
 from pingan_eval.batch import USER_COLUMNS, _execute, report_filenames, run_batch, worker_pool
 from pingan_eval.cli import main
 from pingan_eval.errors import ReportError
@@ -45,6 +45,41 @@ def _job(tmp: Path, area: str, notebook: Path = REPORT_NB, timeout: float = 120,
                        ipynb_path=str(tmp / f"{stem}.ipynb"), html_path=str(tmp / f"{stem}.html"),
                        parameters={"township": area, "period": "2026-11"}, timeout=timeout,
                        title=f"{area} 报告")
+
+
+def _probe_outputs(tmp: Path, stem: str) -> list[str]:
+    """Run a notebook that prints where and how its kernel runs; its stdout lines."""
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {
+        "name": "python3", "display_name": "Python 3", "language": "python"}})
+    nb.cells = [nbformat.v4.new_code_cell("township = None", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell(
+                    "import os, sys, pingan_eval.labels as labels\n"
+                    "labels.PROBE = getattr(labels, 'PROBE', 0) + 1  # a leak would show 2\n"
+                    "print(os.getcwd() == os.path.dirname(os.path.abspath('probe.ipynb')),\n"
+                    "      os.path.basename(os.getcwd()), labels.PROBE, township,\n"
+                    "      sys.executable == os.environ.get('PROBE_PYTHON'),\n"
+                    "      'JPY_PARENT_PID' in os.environ)")]
+    source = tmp / "probe.ipynb"
+    nbformat.write(nb, source)
+    result = run_notebook(NotebookJob(
+        area="x", level="township", notebook=str(source), ipynb_path=str(tmp / f"{stem}.ipynb"),
+        html_path=str(tmp / f"{stem}.html"), parameters={"township": "青河镇"}, timeout=60,
+        title="x"))
+    assert result.status == "ok", result.error
+    out = nbformat.read(tmp / f"{stem}.ipynb", as_version=4).cells[-1].outputs
+    return [o["text"].strip() for o in out if o.get("name") == "stdout"]
+
+
+@pytest.mark.skipif(not kernels.fork_available(), reason="kernels are forked on Linux only")
+def test_forked_kernel_runs_like_an_ordinary_one(tmp_path, monkeypatch):
+    """A forked kernel works in the notebook's folder with the kernel environment, each
+    report in a new process (module state does not carry over), as an ordinary one."""
+    monkeypatch.setenv("PROBE_PYTHON", sys.executable)
+    forked = [_probe_outputs(tmp_path, "a"), _probe_outputs(tmp_path, "b")]
+    monkeypatch.setenv("PINGAN_EVAL_FORK_KERNELS", "0")
+    ordinary = _probe_outputs(tmp_path, "c")
+    expected = [f"True {tmp_path.name} 1 青河镇 True True"]
+    assert forked == [expected, expected] and ordinary == expected
 
 
 def _received(nb: nbformat.NotebookNode) -> dict:
@@ -346,14 +381,27 @@ def test_batch_on_a_dask_local_cluster(processed, tmp_path):
 
 
 def _fixture_kernels() -> list[int]:
-    """Pids of running kernels whose working folder is tests/fixtures (this file's)."""
+    """Pids of running kernels whose working folder is tests/fixtures (this file's).
+
+    A kernel is started as ``python -m ipykernel_launcher``, or forked by a kernel zygote
+    (pingan_eval.kernels: same command line as the zygote, whose child it is).
+    """
+    zygote = b"pingan_eval.kernels import serve"
+
+    def cmdline(pid: str) -> bytes:
+        return (Path("/proc") / pid / "cmdline").read_bytes()
+
     pids = []
     for proc in Path("/proc").iterdir():
         try:
-            if (proc.name.isdigit() and Path(proc / "cwd").resolve() == FIXTURES.resolve()
-                    and b"ipykernel_launcher" in (proc / "cmdline").read_bytes()):
+            if not (proc.name.isdigit()
+                    and Path(proc / "cwd").resolve() == FIXTURES.resolve()):
+                continue
+            cmd = cmdline(proc.name)
+            parent = (proc / "stat").read_text().rsplit(")", 1)[1].split()[1]
+            if b"ipykernel_launcher" in cmd or (zygote in cmd and zygote in cmdline(parent)):
                 pids.append(int(proc.name))
-        except OSError:  # gone, or not ours to look at
+        except (OSError, IndexError):  # gone, or not ours to look at
             continue
     return pids
 

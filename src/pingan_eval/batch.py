@@ -216,11 +216,15 @@ def _stop_worker(signum: int, frame: object) -> None:
 
 
 def _warm_up() -> None:
-    """Import what a notebook run needs and compile the HTML templates, ahead of the jobs."""
+    """Import what a notebook run needs, compile the HTML templates and start the kernel
+    forkserver (:mod:`pingan_eval.kernels`), ahead of the jobs."""
     import nbformat
     import papermill  # noqa: F401
 
+    from .kernels import warm_up
+
     notebook_to_html(nbformat.v4.new_notebook(), title="")
+    warm_up()
 
 
 def _run_local(jobs: Sequence[NotebookJob], pool: ProcessPoolExecutor | None,
