@@ -175,13 +175,17 @@ class _Watchdog:
 
             async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
                 # jupyter_client 8's launch step, the one place a kernel process is made:
-                # fork it from the preloaded forkserver where that is available.
-                if not kernels.fork_available():
+                # fork it from the preloaded zygote (pingan_eval.kernels) where we can.
+                kernel = None
+                if kernels.fork_available():
+                    # a zygote that cannot start (it failed to import) costs speed only
+                    with contextlib.suppress(OSError, RuntimeError):
+                        kernel = kernels.start_forked_kernel(  # cwd: papermill's chdir
+                            self.connection_file, cwd=kw.get("cwd") or os.getcwd(),
+                            env=kw.get("env"), log_path=watchdog.kernel_log)
+                if kernel is None:
                     await super()._async_launch_kernel(kernel_cmd, **kw)
                     return
-                kernel = kernels.start_forked_kernel(  # cwd: where papermill chdir-ed
-                    self.connection_file, cwd=kw.get("cwd") or os.getcwd(),
-                    env=kw.get("env"), log_path=watchdog.kernel_log)
                 watchdog.forked.append(kernel)
                 provisioner = self.provisioner
                 provisioner.process, provisioner.pid, provisioner.pgid = kernel, kernel.pid, None
