@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .columns import as_text, cell_error, counts, dates, known
 from .errors import DataError
 from .plan import NAMING_LEVELS, Plan, PlanLike, as_plan, resolve_as_of
 
@@ -98,82 +99,6 @@ WINDOW_STATUSES = ("not_started", "open", "closed_on_time", "overdue")
 
 # -- input ---------------------------------------------------------------------------------
 
-def _text(col: pd.Series) -> pd.Series:
-    """Stripped text, ``""`` where missing (dates as ``YYYY-MM-DD``, whole floats as ints)."""
-    missing = col.isna().to_numpy()
-    if pd.api.types.is_datetime64_any_dtype(col):
-        obj = col.dt.strftime("%Y-%m-%d").astype(object)
-    elif pd.api.types.is_bool_dtype(col) or not pd.api.types.is_numeric_dtype(col):
-        obj = col.astype(object)
-        if pd.api.types.infer_dtype(obj, skipna=True) not in ("string", "empty"):
-            obj = obj.map(_one_text, na_action="ignore").astype(object)
-    else:  # numbers, vectorized: a typed register re-checked must not go cell by cell
-        num = col.to_numpy(dtype=float, na_value=np.nan)
-        whole = np.isfinite(num) & (num % 1 == 0)
-        obj = col.astype(str).astype(object)
-        obj[whole] = num[whole].astype(np.int64).astype(str)
-    obj = obj.copy()
-    obj[missing] = ""
-    return obj.str.strip().astype(object)
-
-
-def _one_text(v: object) -> str:
-    if isinstance(v, dt.date):  # also datetime and pd.Timestamp
-        return v.strftime("%Y-%m-%d")
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return str(v)
-
-
-def _fail(table: pd.DataFrame, name: str, row: object, col: str, msg: str) -> DataError:
-    source = table.attrs.get("source", name)
-    return DataError(f"{source}: row {row}, column {col}: {msg}")
-
-
-def _dates(table: pd.DataFrame, name: str, col: str, required: bool = False) -> pd.Series:
-    """A date column as datetime64 (NaT where blank); the first bad cell is a DataError."""
-    if pd.api.types.is_datetime64_any_dtype(table[col]):
-        parsed = table[col].dt.normalize().astype("datetime64[ns]")
-        text = pd.Series(np.where(parsed.isna(), "", "ok"), index=table.index)
-    else:
-        text = _text(table[col])
-        parsed = pd.to_datetime(text.where(text != ""), format="%Y-%m-%d", errors="coerce")
-        bad = (text != "") & (parsed.isna() | ~text.str.fullmatch(r"\d{4}-\d{2}-\d{2}"))
-        if bad.any():
-            row = bad.idxmax()
-            raise _fail(table, name, row, col, f"{text[row]!r} is not a date (YYYY-MM-DD)")
-    if required and (text == "").any():
-        raise _fail(table, name, (text == "").idxmax(), col, "the date is blank; it is required")
-    return parsed.astype("datetime64[ns]")
-
-
-def _counts(table: pd.DataFrame, name: str, col: str, blank_ok: bool) -> pd.Series:
-    """A whole-number column >= 0 as float (NaN where blank and allowed)."""
-    raw = table[col]
-    if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
-        num = raw.astype("float64")  # already numbers (a typed register): no text round trip
-        bad = (num.isna() & (not blank_ok)) | (num < 0) | (num % 1 > 0)
-    else:
-        text = _text(raw)
-        num = pd.to_numeric(text.where(text != ""), errors="coerce").astype("float64")
-        bad = (num.isna() & ((text != "") | (not blank_ok))) | (num < 0) | (num % 1 > 0)
-    if bad.any():
-        row = bad.idxmax()
-        raise _fail(table, name, row, col, f"{_text(raw[[row]]).iloc[0]!r} is not a whole "
-                    "number >= 0")
-    return num
-
-
-def _known(table: pd.DataFrame, name: str, col: str, values: pd.Series,
-           allowed: Iterable[str], what: str, blank_ok: bool = False) -> None:
-    allowed = tuple(allowed)
-    bad = ~values.isin(allowed) & ~((values == "") & blank_ok)
-    if bad.any():
-        row = bad.idxmax()
-        raise _fail(table, name, row, col, f"{values[row]!r} is not {what} "
-                    f"({', '.join(allowed)})")
-
-
 def _register(register: pd.DataFrame, plan: Plan) -> pd.DataFrame:
     """The register validated and typed: text stripped, dates datetime64, counts float."""
     missing = [c for c in REGISTER_COLUMNS if c not in register.columns]
@@ -184,29 +109,29 @@ def _register(register: pd.DataFrame, plan: Plan) -> pd.DataFrame:
     reg.attrs.update(register.attrs)
     for col in ("unit_id", "township", "village", "category", "named_by", "filed_with"):
         if col in register.columns:
-            reg[col] = _text(register[col])
+            reg[col] = as_text(register[col])
     blank_id = reg["unit_id"] == ""
     if blank_id.any():
-        raise _fail(register, "register", blank_id.idxmax(), "unit_id", "unit_id is blank")
+        raise cell_error(register, "register", blank_id.idxmax(), "unit_id", "unit_id is blank")
     dup = reg["unit_id"].duplicated()
     if dup.any():
         row = dup.idxmax()
-        raise _fail(register, "register", row, "unit_id",
+        raise cell_error(register, "register", row, "unit_id",
                     f"unit_id {reg.at[row, 'unit_id']!r} appears twice")
-    _known(register, "register", "township", reg["township"], plan.townships,
+    known(register, "register", "township", reg["township"], plan.townships,
            "a township of the plan")
-    _known(register, "register", "category", reg["category"],
+    known(register, "register", "category", reg["category"],
            [t.category for t in plan.cells], "a safe-cell category of the plan")
     for col in ("named_by", "filed_with"):
         if col in reg:
-            _known(register, "register", col, reg[col], NAMING_LEVELS, "a level",
+            known(register, "register", col, reg[col], NAMING_LEVELS, "a level",
                    blank_ok=True)
     for col in _DATES:
         if col in register.columns:
-            reg[col] = _dates(register, "register", col, required=col == "applied_on")
+            reg[col] = dates(register, "register", col, required=col == "applied_on")
     for col in ("adults", "adults_signed"):
         if col in register.columns:
-            reg[col] = _counts(register, "register", col, blank_ok=True)
+            reg[col] = counts(register, "register", col, blank_ok=True)
     return reg.reset_index(drop=True)
 
 
@@ -216,17 +141,17 @@ def _eligible(eligible: pd.DataFrame, plan: Plan) -> pd.DataFrame:
     if missing:
         source = eligible.attrs.get("source", "eligible")
         raise DataError(f"{source}: missing required column(s) {', '.join(missing)}")
-    out = pd.DataFrame({"township": _text(eligible["township"]),
-                        "category": _text(eligible["category"])}, index=eligible.index)
-    _known(eligible, "eligible", "township", out["township"], plan.townships,
+    out = pd.DataFrame({"township": as_text(eligible["township"]),
+                        "category": as_text(eligible["category"])}, index=eligible.index)
+    known(eligible, "eligible", "township", out["township"], plan.townships,
            "a township of the plan")
-    _known(eligible, "eligible", "category", out["category"],
+    known(eligible, "eligible", "category", out["category"],
            [t.category for t in plan.cells], "a safe-cell category of the plan")
-    out["eligible"] = _counts(eligible, "eligible", "eligible", blank_ok=False)
+    out["eligible"] = counts(eligible, "eligible", "eligible", blank_ok=False)
     dup = out.duplicated(["township", "category"])
     if dup.any():
         row = dup.idxmax()
-        raise _fail(eligible, "eligible", row, "category",
+        raise cell_error(eligible, "eligible", row, "category",
                     f"{out.at[row, 'township']} x {out.at[row, 'category']} appears twice")
     return out.reset_index(drop=True)
 
@@ -318,7 +243,7 @@ def _unsupported(register: pd.DataFrame, plan: Plan) -> set[str]:
     the categories that need it (the register does not record it)."""
     out = {r.code for r in DEFECT_RULES.values()
            if any(c not in register.columns for c in r.columns)}
-    category = _text(register["category"]) if "category" in register.columns else None
+    category = as_text(register["category"]) if "category" in register.columns else None
     for flag, rules in (("signatures", ("signatures",)),
                         ("public_notice", ("no_public_notice",))):
         cols = DEFECT_RULES[rules[0]].columns
@@ -326,7 +251,7 @@ def _unsupported(register: pd.DataFrame, plan: Plan) -> set[str]:
             continue
         cats = [t.category for t in plan.cells if getattr(t, flag)]
         rows = category.isin(cats)
-        if rows.any() and all((_text(register.loc[rows, c]) == "").all() for c in cols):
+        if rows.any() and all((as_text(register.loc[rows, c]) == "").all() for c in cols):
             out.update(rules)
     return out
 

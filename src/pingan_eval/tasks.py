@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .cells import _dates, _text
+from .columns import as_text, counts, dates, known
 from .errors import DataError
 from .plan import TASK_TABLES, Plan, PlanLike, Target, as_plan, resolve_as_of
 
@@ -65,18 +65,6 @@ def load_tasks(raw_dir: str | os.PathLike | None = None) -> dict[str, pd.DataFra
     return logs
 
 
-def _numbers(table: pd.DataFrame, col: str, source: str) -> pd.Series:
-    """Whole numbers >= 0 (float); the first bad cell is a DataError."""
-    text = _text(table[col])
-    num = pd.to_numeric(text.where(text != ""), errors="coerce").astype("float64")
-    bad = num.isna() | (num < 0) | (num % 1 > 0)
-    if bad.any():
-        row = bad.idxmax()
-        raise DataError(f"{source}: row {row}, column {col}: {text[row]!r} is not a whole "
-                        "number >= 0")
-    return num
-
-
 def _log(logs: Mapping[str, pd.DataFrame], t: Target, plan: Plan) -> pd.DataFrame | None:
     """The columns task ``t`` needs from its log, validated and typed; None if no log."""
     raw = logs.get(t.table)
@@ -92,13 +80,10 @@ def _log(logs: Mapping[str, pd.DataFrame], t: Target, plan: Plan) -> pd.DataFram
                         f"(task {t.code!r})")
     out = pd.DataFrame(index=raw.index)
     for key in spec.keys:
-        out[key] = _text(raw[key])
+        out[key] = as_text(raw[key])
     if "township" in out:
-        bad = ~out["township"].isin(plan.townships)
-        if bad.any():
-            row = bad.idxmax()
-            raise DataError(f"{source}: row {row}, column township: "
-                            f"{out.at[row, 'township']!r} is not a township of the plan")
+        known(raw, source, "township", out["township"], plan.townships,
+              "a township of the plan")
     if "month" in out:
         month = pd.to_datetime(out["month"], format="%Y-%m", errors="coerce")
         bad = month.isna() | ~out["month"].str.fullmatch(r"\d{4}-\d{2}")
@@ -107,11 +92,9 @@ def _log(logs: Mapping[str, pd.DataFrame], t: Target, plan: Plan) -> pd.DataFram
             raise DataError(f"{source}: row {row}, column month: {out.at[row, 'month']!r} "
                             "is not a month (YYYY-MM)")
     for col in values:
-        out[col] = _numbers(raw, col, source)
+        out[col] = counts(raw, source, col, blank_ok=False)
     if t.date_column:
-        framed = raw.copy()
-        framed.attrs["source"] = source
-        out["date"] = _dates(framed, t.table, t.date_column, required=True)
+        out["date"] = dates(raw, source, t.date_column, required=True)
     else:
         dup = out.duplicated(list(spec.keys))
         if dup.any():
