@@ -220,6 +220,24 @@ def _long_named_county(n: int) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
+def test_forest_plot_of_a_large_county_folds_the_other_townships():
+    many = _long_named_county(charts.FOREST_FULL_ROWS + 5)
+    town = "布尔根河谷边境04乡"
+    fig = charts.forest_plot(many, town)
+    rows = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert rows == [PLAN.county, town, f"其他{charts.FOREST_FULL_ROWS + 4}个乡镇"]
+    shown = many[(many["indicator"] == "awareness") & (many["source"] == "survey")]
+    strip = [line for line in fig.axes[0].lines if line.get_marker() == "|"]
+    others = shown[~shown["area"].isin([PLAN.county, town]) & (shown["flag"] != "suppress")]
+    assert len(strip) == 1 and sorted(strip[0].get_xdata()) == sorted(others["estimate"])
+    # the county overview still lists every township, as does a small county's report
+    county_rows = charts.forest_plot(many, PLAN.county).axes[0].get_yticklabels()
+    assert len(county_rows) == charts.FOREST_FULL_ROWS + 6
+    few = _long_named_county(charts.FOREST_FULL_ROWS - 1)
+    assert len(charts.forest_plot(few, town).axes[0].get_yticklabels()) == \
+        charts.FOREST_FULL_ROWS
+
+
 def _village_breakdown(n: int) -> pd.DataFrame:
     rows = []
     for i in range(n):
@@ -310,8 +328,10 @@ def test_overlap_check_sees_overlaps():
 
 
 @pytest.mark.parametrize("draw", [
-    pytest.param(lambda: charts.forest_plot(_long_named_county(100), "布尔根河谷边境05乡"),
+    pytest.param(lambda: charts.forest_plot(_long_named_county(100), "布尔根河谷边境04乡"),
                  id="forest-100-towns"),
+    pytest.param(lambda: charts.forest_plot(_long_named_county(100), PLAN.county),
+                 id="forest-100-towns-county"),
     pytest.param(lambda: charts.forest_plot(_long_named_county(12), PLAN.county,
                                             indicators=["awareness"]), id="forest-1-panel"),
     pytest.param(lambda: charts.naming_heatmap(_long_named_county(100)), id="heatmap-100-towns"),

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FLAG_STYLE",
+    "FOREST_FULL_ROWS",
     "VERDICT_STYLE",
     "breakdown_plot",
     "forest_plot",
@@ -62,6 +63,11 @@ _TARGET = {"color": "#333333", "linestyle": "--", "linewidth": 1.0}
 _TARGET_TREND = {"color": "#000000", "linestyle": "-", "linewidth": 0.9}
 _COUNTY_TREND = {"color": "#7F7F7F", "linestyle": (0, (4, 2)), "linewidth": 1.3}
 _HIGHLIGHT = "#FFF3C4"
+#: The other townships' estimates on one row of a large county's forest plot.
+_STRIP = {"linestyle": "", "marker": "|", "markersize": 11, "markeredgewidth": 1.2,
+          "color": "#7F7F7F", "alpha": 0.6}
+#: Above this many areas, a township's forest plot folds the other townships into a strip.
+FOREST_FULL_ROWS = 15
 _GRID = "#E5E5E5"
 _DPI = 90
 #: Inches of white space around a figure's content and between its parts (what
@@ -312,7 +318,10 @@ def forest_plot(summary: pd.DataFrame, area: str, *, period: str | None = None,
         One panel per indicator; one row per area (county first, table order), the
         target as a dashed line. Colour and shape give the verdict; flagged estimates
         are hollow with a dotted interval (``review``) or replaced by a note
-        (``suppress``).
+        (``suppress``). For a township of a county with more than
+        :data:`FOREST_FULL_ROWS` areas the other townships share one row, as grey
+        ticks at their estimates (suppressed ones left out), so the township's own row
+        stays readable; the county overview always lists every township.
 
     Examples
     --------
@@ -332,33 +341,51 @@ def forest_plot(summary: pd.DataFrame, area: str, *, period: str | None = None,
         raise ValueError("forest_plot: the summary has no survey rows")
     areas = list(dict.fromkeys(survey["area"]))
     period = period or str(survey["period"].iloc[0])
-    fig, axes = _new_figure(1, len(codes), 2.3 * len(codes) + 1.6, 0.42 * len(areas) + 1.9,
-                            sharey=True, sharex=True)
-    y = {a: i for i, a in enumerate(areas)}
+    is_county = (survey.loc[survey["area"] == area, "area_level"] == "county").any()
+    counties = list(dict.fromkeys(survey.loc[survey["area_level"] == "county", "area"]))
+    others = [a for a in areas if a != area and a not in counties]
+    # A township of a large county: its own and the county's rows, the others as a strip
+    # of points (a hundred labelled rows in every township report would bury it).
+    strip = None
+    if not is_county and area in areas and len(areas) > FOREST_FULL_ROWS:
+        strip = f"其他{len(others)}个乡镇"
+        rows_shown = [*counties, area, strip]
+    else:
+        rows_shown = areas
+    fig, axes = _new_figure(1, len(codes), 2.3 * len(codes) + 1.6,
+                            0.42 * len(rows_shown) + 1.9, sharey=True, sharex=True)
+    y = {a: i for i, a in enumerate(rows_shown)}
     lo, hi = _limits(survey.loc[survey["flag"] != "suppress", "ci_low"],
                      float(survey["target"].min()))
     for ax, code in zip(axes[0], codes, strict=True):
         rows = survey[survey["indicator"] == code]
         if area in y:
             ax.axhspan(y[area] - 0.45, y[area] + 0.45, color=_HIGHLIGHT, zorder=0)
-        _intervals(ax, rows, np.array([y[a] for a in rows["area"]], dtype=float), lo)
+        labelled = rows[rows["area"].isin(list(y))]
+        _intervals(ax, labelled, np.array([y[a] for a in labelled["area"]], dtype=float), lo)
+        if strip is not None:
+            rest = rows[rows["area"].isin(others) & (rows["flag"] != "suppress")]
+            ax.plot(rest["estimate"], np.full(len(rest), float(y[strip])), **_STRIP)
         ax.axvline(float(rows["target"].iloc[0]), **_TARGET, zorder=1)
         _set_title(ax, str(rows["name_zh"].iloc[0]))
         ax.set_xlim(lo, hi)
         ax.tick_params(axis="x", labelsize=8)
         ax.grid(axis="x", color=_GRID, zorder=0)
     ax0 = axes[0][0]
-    ax0.set_yticks(range(len(areas)), areas)
-    ax0.set_ylim(len(areas) - 0.5, -0.5)
+    ax0.set_yticks(range(len(rows_shown)), rows_shown)
+    ax0.set_ylim(len(rows_shown) - 0.5, -0.5)
     for tick in ax0.get_yticklabels():
         if tick.get_text() == area:
             tick.set_fontweight("bold")
-    is_county = (survey.loc[survey["area"] == area, "area_level"] == "county").any()
     heading = f"{area}与各乡镇" if is_county else f"{area}与全县、其他乡镇"
+    shown = survey[survey["indicator"].isin(codes)]
+    handles = _legend_handles(shown[shown["area"].isin(list(y))],
+                              float(survey["target"].iloc[0]))
+    if strip is not None:
+        handles.insert(-1, Line2D([], [], label="其他乡镇估计值（不含区间）", **_STRIP))
     top = _suptitle(fig, f"{heading}比较：估计值及95%置信区间（{period}）")
-    bottom = _figure_legend(fig, _legend_handles(survey[survey["indicator"].isin(codes)],
-                                                 float(survey["target"].iloc[0])), ncol=6)
-    _layout_rows(fig, axes, areas, top=top, bottom=bottom, lo=lo, hi=hi,
+    bottom = _figure_legend(fig, handles, ncol=6)
+    _layout_rows(fig, axes, rows_shown, top=top, bottom=bottom, lo=lo, hi=hi,
                  label_size=mpl.rcParams["ytick.labelsize"], bold=area)
     return fig
 
