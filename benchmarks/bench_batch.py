@@ -79,6 +79,11 @@ def _report(label: str, result: BatchResult, wall: float, cpu: float) -> None:
     print(f"  other cells             {mean['cells'] - mean['plot_cells']:8.2f} s")
     print(f"  HTML export             {mean['html_export']:8.2f} s")
     print(f"CPU per report (mean)     {mean['cpu']:8.2f} s   (target <= 3 s; worker + kernel)")
+    for level in ("township", "county"):
+        cpu = [r.timings.get("cpu", 0.0) for r in runs if r.level == level]
+        if cpu:
+            print(f"  {level + ' reports':<22}  {statistics.fmean(cpu):8.2f} s   "
+                  f"(n={len(cpu)}, median {statistics.median(cpu):.2f}, max {max(cpu):.2f})")
     print(f"whole batch CPU / reports {cpu / n:8.2f} s   ({cpu:.1f} s: estimation, workers, "
           f"kernels, index)")
     for r in result.failed:
