@@ -20,40 +20,17 @@ Run: ``.venv/bin/python benchmarks/bench_batch.py [--townships 100] [--reports N
 from __future__ import annotations
 
 import argparse
-import re
 import resource
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-import pandas as pd
+from synthetic_county import PERIODS, make_county
 
 from pingan_eval import paths
 from pingan_eval.batch import BatchResult, run_batch
-from pingan_eval.plan import load_plan
 from pingan_eval.prepare import prepare_period
-from pingan_eval.synth import synth_county
-
-PERIODS = ("2026-10", "2026-11")
-
-
-def _plan_for(townships: list[str], folder: Path) -> Path:
-    """The shipped plan with another township list (same targets)."""
-    text = (paths.PLANS_DIR / "qinghe.toml").read_text(encoding="utf-8")
-    listed = ", ".join(f'"{t}"' for t in townships)
-    text, n = re.subn(r"(?m)^townships = \[.*\]$", f"townships = [{listed}]", text, count=1)
-    if n != 1:
-        raise SystemExit("bench_batch: the shipped plan has no [plan] townships line")
-    path = folder / "plan.toml"
-    path.write_text(text, encoding="utf-8")
-    load_plan(path)  # fails loudly if the edit broke the plan
-    return path
-
-
-def _frame_townships(raw: Path) -> list[str]:
-    """The frame's townships in file order (the order synth wrote them)."""
-    return list(dict.fromkeys(pd.read_csv(raw / "frame.csv")["township"]))
 
 
 def _cpu_all() -> float:
@@ -80,10 +57,10 @@ def _report(label: str, result: BatchResult, wall: float, cpu: float) -> None:
     print(f"  HTML export             {mean['html_export']:8.2f} s")
     print(f"CPU per report (mean)     {mean['cpu']:8.2f} s   (target <= 3 s; worker + kernel)")
     for level in ("township", "county"):
-        cpu = [r.timings.get("cpu", 0.0) for r in runs if r.level == level]
-        if cpu:
-            print(f"  {level + ' reports':<22}  {statistics.fmean(cpu):8.2f} s   "
-                  f"(n={len(cpu)}, median {statistics.median(cpu):.2f}, max {max(cpu):.2f})")
+        each = [r.timings.get("cpu", 0.0) for r in runs if r.level == level]
+        if each:
+            print(f"  {level + ' reports':<22}  {statistics.fmean(each):8.2f} s   "
+                  f"(n={len(each)}, median {statistics.median(each):.2f}, max {max(each):.2f})")
     print(f"whole batch CPU / reports {cpu / n:8.2f} s   ({cpu:.1f} s: estimation, workers, "
           f"kernels, index)")
     for r in result.failed:
@@ -119,17 +96,10 @@ def main() -> None:
             _report("sample county (7 townships + county)", result, wall, cpu)
             print(f"target: under 30 s -> {'met' if wall < 30 else 'NOT met'}")
         if not args.skip_synthetic:
-            raw = synth_county(tmp / "raw", seed=2026, n_townships=args.townships,
-                               respondents_per_wave=200 * args.townships,
-                               periods=len(PERIODS), last_period=PERIODS[-1])
-            processed = tmp / "processed"
-            for period in PERIODS:
-                prepare_period(period, raw, processed)
-            townships = _frame_townships(raw)
-            plan = _plan_for(townships, tmp)
-            subset = townships[:args.reports] if args.reports else None
-            result, wall, cpu = _time_batch(raw, processed, tmp / "reports", plan, args.jobs,
-                                            subset)
+            county = make_county(tmp / "county", args.townships)
+            subset = county.townships[:args.reports] if args.reports else None
+            result, wall, cpu = _time_batch(county.raw, county.processed, tmp / "reports",
+                                            county.plan, args.jobs, subset)
             shown = f"{len(subset)} of {args.townships}" if subset else str(args.townships)
             _report(f"synthetic county ({shown} townships + county)", result, wall, cpu)
 

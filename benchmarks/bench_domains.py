@@ -24,36 +24,18 @@ Run: ``.venv/bin/python benchmarks/bench_domains.py [--townships 100] [--repeat 
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pandas as pd
+from synthetic_county import PERIODS, make_county
 
 from pingan_eval import paths
-from pingan_eval.plan import load_plan
-from pingan_eval.prepare import load_design, prepare_period
+from pingan_eval.prepare import load_design
 from pingan_eval.report import BREAKDOWN_BY, all_breakdowns
 from pingan_eval.summary import resolve_plan
-from pingan_eval.synth import synth_county
-
-PERIODS = ("2026-10", "2026-11")
-
-
-def _plan_for(townships: list[str], folder: Path) -> Path:
-    """The shipped plan with another township list (as benchmarks/bench_batch.py)."""
-    text = (paths.PLANS_DIR / "qinghe.toml").read_text(encoding="utf-8")
-    listed = ", ".join(f'"{t}"' for t in townships)
-    text, n = re.subn(r"(?m)^townships = \[.*\]$", f"townships = [{listed}]", text, count=1)
-    if n != 1:
-        raise SystemExit("bench_domains: the shipped plan has no [plan] townships line")
-    path = folder / "plan.toml"
-    path.write_text(text, encoding="utf-8")
-    load_plan(path)  # fails loudly if the edit broke the plan
-    return path
 
 
 def _cpu(fn: Callable[[], object], repeat: int) -> list[float]:
@@ -96,15 +78,9 @@ def main() -> None:
     if not args.skip_synthetic:
         with tempfile.TemporaryDirectory(prefix="bench-domains-") as tmp:
             tmp = Path(tmp)
-            raw = synth_county(tmp / "raw", seed=2026, n_townships=args.townships,
-                               respondents_per_wave=200 * args.townships,
-                               periods=len(PERIODS), last_period=PERIODS[-1])
-            for period in PERIODS:
-                prepare_period(period, raw, tmp / "processed")
-            townships = list(dict.fromkeys(pd.read_csv(raw / "frame.csv")["township"]))
-            plan = _plan_for(townships, tmp)
-            design = load_design(PERIODS[-1], tmp / "processed")
-            _measure(f"synthetic county ({args.townships} townships)", design, plan,
+            county = make_county(Path(tmp), args.townships)
+            design = load_design(PERIODS[-1], county.processed)
+            _measure(f"synthetic county ({args.townships} townships)", design, county.plan,
                      args.repeat)
 
 
