@@ -174,6 +174,9 @@ def test_each_rule_is_listed_and_the_naming_does_not_count(row, rule):
     reg = register(row, unit("OK", category))
     elig = eligible((TOWN, category, 2))
     assert defects_of(reg, elig) == {(row["unit_id"], rule)}
+    # the Chinese detail the reports print: all Chinese, dates and counts
+    zh = procedure_defects(reg, elig, as_of="2026-11-30")["detail_zh"]
+    assert zh.str.len().gt(0).all() and not zh.str.contains("[A-Za-z]").any(), list(zh)
     out = one(naming_rates(reg, elig, as_of="2026-11-30"), category)
     assert out["named"] == 1  # only the clean unit counts
     held = row["named_on"] != "" and rule not in ("revoked_before_named",)
@@ -222,10 +225,12 @@ def test_defect_table_schema_and_labels():
     reg = register(unit("S2", filed_with=""), unit("S1", named_by="county", filed_with=""))
     d = procedure_defects(reg, eligible((TOWN, "shop", 2)), as_of="2026-11-30")
     assert list(d.columns) == ["unit_id", "township", "village", "category", "rule",
-                               "detail", "label_zh"]
+                               "detail", "detail_zh", "label_zh"]
     assert list(zip(d["unit_id"], d["rule"], strict=True)) == [
         ("S1", "not_filed"), ("S1", "wrong_level"), ("S2", "not_filed")]
     assert d.loc[1, "detail"] == "named by county, should be township"
+    assert d.loc[1, "detail_zh"] == "命名层级为县，应为乡镇"
+    assert d.loc[0, "detail_zh"] == "未备案，应报县备案"
     assert d.loc[0, "label_zh"] == DEFECT_RULES["not_filed"].label_zh == "未备案"
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import labels
 from .columns import as_text, cell_error, counts, dates, known
 from .errors import DataError
 from .plan import NAMING_LEVELS, Plan, PlanLike, as_plan, resolve_as_of
@@ -92,6 +93,9 @@ DEFECT_RULES: dict[str, DefectRule] = {r.code: r for r in (
                "held naming in a township and category with no eligible units, or beyond "
                "the eligible count (the latest namings are the surplus)"),
 )}
+
+#: How a blank date, count or level reads in a Chinese defect detail.
+_BLANK_ZH = "未填"
 
 #: Window status values of :func:`naming_rates`.
 WINDOW_STATUSES = ("not_started", "open", "closed_on_time", "overdue")
@@ -267,50 +271,70 @@ def _assess(reg: pd.DataFrame, elig: pd.DataFrame, plan: Plan, day: pd.Timestamp
     in_view = named | revoked
     found: list[pd.DataFrame] = []
 
-    def add(mask: pd.Series, rule: str, detail: Callable[[pd.DataFrame], pd.Series]) -> None:
+    def add(mask: pd.Series, rule: str, detail: Callable[[pd.DataFrame], pd.Series],
+            detail_zh: Callable[[pd.DataFrame], pd.Series]) -> None:
         mask = mask.fillna(False).astype(bool)
         if rule not in skip and mask.any():
             sub = reg[mask]
-            found.append(pd.DataFrame({"row": sub.index, "rule": rule,
-                                       "detail": detail(sub)}, index=sub.index))
+            found.append(pd.DataFrame({"row": sub.index, "rule": rule, "detail": detail(sub),
+                                       "detail_zh": detail_zh(sub)}, index=sub.index))
 
-    def ymd(sub: pd.DataFrame, col: str) -> pd.Series:
-        return sub[col].dt.strftime("%Y-%m-%d").fillna("blank").astype(object)
+    def ymd(sub: pd.DataFrame, col: str, blank: str = "blank") -> pd.Series:
+        return sub[col].dt.strftime("%Y-%m-%d").fillna(blank).astype(object)
 
-    def num(sub: pd.DataFrame, col: str) -> pd.Series:
-        return sub[col].map(lambda v: "blank" if pd.isna(v) else f"{v:.0f}").astype(object)
+    def num(sub: pd.DataFrame, col: str, blank: str = "blank") -> pd.Series:
+        return sub[col].map(lambda v: blank if pd.isna(v) else f"{v:.0f}").astype(object)
+
+    def level_zh(values: pd.Series) -> pd.Series:
+        return values.map(lambda v: labels.zh("naming_level", v) if v else _BLANK_ZH)
 
     add(named & (reg["named_on"] < reg["applied_on"]), "named_before_applied",
-        lambda d: "named " + ymd(d, "named_on") + ", applied " + ymd(d, "applied_on"))
+        lambda d: "named " + ymd(d, "named_on") + ", applied " + ymd(d, "applied_on"),
+        lambda d: "命名" + ymd(d, "named_on", _BLANK_ZH) + "，申请"
+        + ymd(d, "applied_on", _BLANK_ZH))
     add(revoked & (reg["revoked_on"] < reg["named_on"]), "revoked_before_named",
-        lambda d: "revoked " + ymd(d, "revoked_on") + ", named " + ymd(d, "named_on"))
+        lambda d: "revoked " + ymd(d, "revoked_on") + ", named " + ymd(d, "named_on"),
+        lambda d: "摘牌" + ymd(d, "revoked_on", _BLANK_ZH) + "，命名"
+        + ymd(d, "named_on", _BLANK_ZH))
     add(revoked & reg["named_on"].isna(), "revoked_not_named",
-        lambda d: "revoked " + ymd(d, "revoked_on") + " but never named")
+        lambda d: "revoked " + ymd(d, "revoked_on") + " but never named",
+        lambda d: "摘牌" + ymd(d, "revoked_on", _BLANK_ZH) + "，但从未命名")
     signed_text = lambda d: (num(d, "adults_signed") + " of " + num(d, "adults")  # noqa: E731
                              + " adults signed")
+    signed_zh = lambda d: ("成年成员" + num(d, "adults", _BLANK_ZH) + "人，本人签名"  # noqa: E731
+                           + num(d, "adults_signed", _BLANK_ZH) + "人")
     if "adults" in reg and "adults_signed" in reg:
         adults, signed = reg["adults"], reg["adults_signed"]
         needs = cat.map({c: t.signatures for c, t in cells.items()}).astype(bool)
         add(named & needs & (adults.isna() | signed.isna() | (signed < adults)),
-            "signatures", signed_text)
-        add(in_view & (signed > adults), "signatures_exceed_adults", signed_text)
+            "signatures", signed_text, signed_zh)
+        add(in_view & (signed > adults), "signatures_exceed_adults", signed_text, signed_zh)
     level = cat.map({c: t.named_by for c, t in cells.items()})
     filing = cat.map({c: t.filed_with for c, t in cells.items()})
     if "named_by" in reg:
         add(named & (reg["named_by"] != level), "wrong_level",
             lambda d: ("named by " + d["named_by"].replace("", "(blank)") + ", should be "
-                       + level[d.index]))
+                       + level[d.index]),
+            lambda d: ("命名层级为" + level_zh(d["named_by"]) + "，应为"
+                       + level_zh(level[d.index])))
     if "filed_with" in reg:
         add(named & (filing != "") & (reg["filed_with"] == ""), "not_filed",
-            lambda d: "not filed, should be filed with " + filing[d.index])
+            lambda d: "not filed, should be filed with " + filing[d.index],
+            lambda d: "未备案，应报" + level_zh(filing[d.index]) + "备案")
         add(named & (filing != "") & (reg["filed_with"] != "")
             & (reg["filed_with"] != filing), "wrong_filing",
-            lambda d: "filed with " + d["filed_with"] + ", should be " + filing[d.index])
+            lambda d: "filed with " + d["filed_with"] + ", should be " + filing[d.index],
+            lambda d: ("备案于" + level_zh(d["filed_with"]) + "，应为"
+                       + level_zh(filing[d.index])))
     if "notice_start" in reg and "notice_end" in reg:
         start, end = reg["notice_start"], reg["notice_end"]
         needs = cat.map({c: t.public_notice for c, t in cells.items()}).astype(bool)
         add(named & needs & (start.isna() | end.isna()), "no_public_notice",
-            lambda d: "notice " + ymd(d, "notice_start") + " to " + ymd(d, "notice_end"))
+            lambda d: "notice " + ymd(d, "notice_start") + " to " + ymd(d, "notice_end"),
+            lambda d: pd.Series(np.where(
+                d["notice_start"].isna() & d["notice_end"].isna(), "未填公示起止日期",
+                "公示" + ymd(d, "notice_start", _BLANK_ZH) + "至"
+                + ymd(d, "notice_end", _BLANK_ZH)), index=d.index))
         add(in_view & ((end < start) | (named & (reg["named_on"] < end))),
             "notice_out_of_order",
             lambda d: pd.Series(np.where(
@@ -318,7 +342,12 @@ def _assess(reg: pd.DataFrame, elig: pd.DataFrame, plan: Plan, day: pd.Timestamp
                 "notice ends " + ymd(d, "notice_end") + " before it starts "
                 + ymd(d, "notice_start"),
                 "named " + ymd(d, "named_on") + " before the notice ended "
-                + ymd(d, "notice_end")), index=d.index))
+                + ymd(d, "notice_end")), index=d.index),
+            lambda d: pd.Series(np.where(
+                d["notice_end"] < d["notice_start"],
+                "公示结束" + ymd(d, "notice_end") + "早于开始" + ymd(d, "notice_start"),
+                "命名" + ymd(d, "named_on") + "早于公示结束" + ymd(d, "notice_end")),
+                index=d.index))
 
     flawed = pd.Series(False, index=reg.index)
     if found:
@@ -332,10 +361,13 @@ def _assess(reg: pd.DataFrame, elig: pd.DataFrame, plan: Plan, day: pd.Timestamp
     surplus = valid & (rank > cap)
     add(surplus, "outside_eligible",
         lambda d: (cap[d.index].map("{:.0f}".format) + " eligible in " + d["township"]
-                   + " x " + d["category"]))
+                   + " x " + d["category"]),
+        lambda d: (d["township"] + d["category"].map(lambda c: labels.zh("category", c))
+                   + "应创建" + cap[d.index].map("{:.0f}".format) + "个，此单位为超出部分"))
     counted = valid & ~surplus
     defects = (pd.concat(found) if found
-               else pd.DataFrame({"row": pd.Series(dtype="int64"), "rule": [], "detail": []}))
+               else pd.DataFrame({"row": pd.Series(dtype="int64"), "rule": [], "detail": [],
+                                  "detail_zh": []}))
     return defects, held, counted
 
 
@@ -485,12 +517,13 @@ def procedure_defects(register: pd.DataFrame, eligible: pd.DataFrame,
     Returns
     -------
     pandas.DataFrame
-        Columns ``unit_id, township, village, category, rule, detail, label_zh``,
-        sorted by ``unit_id`` then ``rule``. ``rule`` is a code of
+        Columns ``unit_id, township, village, category, rule, detail, detail_zh,
+        label_zh``, sorted by ``unit_id`` then ``rule``. ``rule`` is a code of
         :data:`DEFECT_RULES`, ``label_zh`` its Chinese label, ``detail`` the values
-        that break it. A row is checked once it has been named or revoked by ``as_of``;
-        namings since revoked keep their defects. ``attrs["skipped_checks"]`` lists
-        the checks the register's columns could not support.
+        that break it (``detail_zh``: the same in Chinese, as reports show it). A row
+        is checked once it has been named or revoked by ``as_of``; namings since
+        revoked keep their defects. ``attrs["skipped_checks"]`` lists the checks the
+        register's columns could not support.
 
     Raises
     ------
@@ -527,6 +560,7 @@ def _defects(inp: _Inputs) -> pd.DataFrame:
     out = out.reset_index(drop=True)
     out["rule"] = defects["rule"].to_numpy()
     out["detail"] = defects["detail"].to_numpy()
+    out["detail_zh"] = defects["detail_zh"].to_numpy()
     out["label_zh"] = out["rule"].map(lambda r: DEFECT_RULES[r].label_zh)
     out = out.sort_values(["unit_id", "rule"], ignore_index=True)
     for col in out.columns:

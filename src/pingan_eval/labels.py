@@ -110,6 +110,8 @@ SOURCES: dict[str, str] = {
 
 #: Area levels.
 AREA_LEVELS: dict[str, str] = {"county": "全县", "township": "乡镇"}
+#: Levels that name or file a safe cell (the plan's ``named_by`` / ``filed_with``).
+NAMING_LEVELS: dict[str, str] = {"village": "村(社区)", "township": "乡镇", "county": "县"}
 
 #: Breakdown variables of the survey.
 BREAKDOWNS: dict[str, str] = {
@@ -170,6 +172,7 @@ TABLES: dict[str, Mapping[str, str]] = {
     "structural": STRUCTURAL,
     "source": SOURCES,
     "area_level": AREA_LEVELS,
+    "naming_level": NAMING_LEVELS,
     "breakdown": BREAKDOWNS,
     "column": COLUMNS,
 }

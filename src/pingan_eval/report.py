@@ -976,7 +976,7 @@ def register_detail(area: str, period: str, *,
         "单位编号": found["unit_id"], "乡镇": found["township"],
         "村(社区)": found["village"].replace("", _DASH),
         "类别": [labels.zh("category", c) for c in found["category"]],
-        "问题": found["label_zh"], "说明": found["detail"],
+        "问题": found["label_zh"], "说明": found["detail_zh"],
     }).reset_index(drop=True)
     table = (_county_cells(tables.standards) if county
              else _township_cells(tables.naming_rates, area, plan))
