@@ -9,6 +9,7 @@ collects ``*.ipynb``, does not run them as tests.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -155,6 +156,24 @@ def test_hanging_kernel_is_killed_after_timeout(tmp_path):
     nb = nbformat.read(tmp_path / "t.ipynb", as_version=4)
     assert "运行超时" in nb.cells[0].source  # the marker says why the report is short
     assert "started" in (tmp_path / "t.html").read_text(encoding="utf-8")
+
+
+def test_summary_workbook_is_the_same_bytes_on_every_run(monkeypatch):
+    import datetime as dt
+
+    from pingan_eval import batch
+
+    table = pd.DataFrame({"area": ["青河镇"], "estimate": [0.97]})
+    first = batch._xlsx_bytes(table)
+
+    class Later(dt.datetime):  # openpyxl stamps the workbook with datetime.now()
+        @classmethod
+        def now(cls, tz=None):
+            return dt.datetime(2031, 5, 6, 7, 8, 9, tzinfo=tz)
+
+    monkeypatch.setattr("openpyxl.writer.excel.datetime.datetime", Later)
+    assert batch._xlsx_bytes(table) == first
+    pd.testing.assert_frame_equal(pd.read_excel(io.BytesIO(first)), table)
 
 
 def test_rerun_gives_identical_bytes(crash_run, tmp_path):

@@ -14,8 +14,8 @@ Output folder ``<out>/<period>/``::
     manifest.json                       parameters, input hashes, versions, status
     _data/summary.csv, trends.csv, breakdowns.csv, registers/   what the notebooks read
 
-Every file is written atomically; equal inputs give byte-identical notebooks, HTML and
-CSV files (the time stamps live in ``manifest.json`` only).
+Every file is written atomically; equal inputs give byte-identical notebooks, HTML, CSV
+and XLSX files (the time stamps live in ``manifest.json`` only).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
@@ -306,7 +307,29 @@ def _xlsx_bytes(table: pd.DataFrame) -> bytes:
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
         table.to_excel(writer, index=False, sheet_name="summary")
-    return buffer.getvalue()
+    return reproducible_xlsx(buffer.getvalue())
+
+
+_XLSX_DATES = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*")
+
+
+def reproducible_xlsx(data: bytes) -> bytes:
+    """The same workbook with fixed file times and document dates: equal tables, equal bytes.
+
+    openpyxl stamps the zip entries and ``docProps/core.xml`` (created, modified) with
+    the time of writing; the run's time is in ``manifest.json`` instead.
+    """
+    out = io.BytesIO()
+    with (zipfile.ZipFile(io.BytesIO(data)) as src,
+          zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst):
+        for info in src.infolist():
+            body = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                body = _XLSX_DATES.sub(rb"\g<1>2000-01-01T00:00:00Z", body)
+            entry = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            dst.writestr(entry, body)
+    return out.getvalue()
 
 
 def _hash_tree(folder: Path) -> dict[str, str]:
