@@ -56,6 +56,29 @@ def test_nine_boards_in_the_county_seat_are_not_enough():
     assert out.loc[SEAT, ["required", "achieved", "verdict"]].tolist() == [10.0, 9.0, "not_met"]
 
 
+def test_a_village_without_a_log_row_is_not_met(tmp_path):
+    log = pd.DataFrame({"township": [SEAT], "village": ["甲村"], "households_total": [120],
+                        "households_visited": [120], "as_of": "2026-04-30"})
+    walls = pd.DataFrame({"township": [SEAT], "village": ["甲村"], "wall": [1], "window": [1]})
+    frame = pd.DataFrame({"township": [SEAT, SEAT, TOWN], "village": ["甲村", "乙村", "丙村"]})
+    out = task_completion({"visits": log, "propaganda_walls": walls}, as_of="2026-11-30",
+                          villages=frame)
+    visits = rows(out, "visits").set_index("village")  # due 2026-04-30
+    assert visits["verdict"].to_dict() == {"甲村": "met", "乙村": "not_met", "丙村": "not_met"}
+    assert visits.loc["乙村", "note"] == "no record"
+    walls = rows(out, "propaganda_wall").set_index("village")  # due at the year's end
+    assert walls["verdict"].to_dict() == {"甲村": "met", "乙村": "undecided",
+                                          "丙村": "undecided"}
+    assert walls.loc[["乙村", "丙村"], "achieved"].tolist() == [0.0, 0.0]
+    # without the list of villages only the logged ones are known (the old behaviour)
+    assert list(rows(task_completion({"visits": log}, as_of="2026-11-30"),
+                     "visits")["village"]) == ["甲村"]
+    # a dataset folder brings its sampling frame: the shipped sample's 80 villages
+    sample = rows(task_completion(SAMPLE_RAW_DIR, as_of="2026-11-30"), "visits")
+    frame = pd.read_csv(SAMPLE_RAW_DIR / "frame.csv")
+    assert len(sample) == len(frame) == 80
+
+
 def test_visits_at_every_household_and_the_due_date_boundary():
     log = pd.DataFrame({"township": [SEAT, SEAT], "village": ["甲村", "乙村"],
                         "households_total": [120, 80], "households_visited": [120, 79],

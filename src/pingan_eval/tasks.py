@@ -110,27 +110,30 @@ def _latest(log: pd.DataFrame, keys: list[str], until: pd.Timestamp) -> pd.DataF
     return seen.sort_values("date", kind="stable").groupby(keys, sort=False).tail(1)
 
 
-def _expected(t: Target, plan: Plan, log: pd.DataFrame | None,
-              day: pd.Timestamp) -> pd.DataFrame:
-    """The rows a task must report: townships, villages (those logged) or due months."""
+def _expected(t: Target, plan: Plan, log: pd.DataFrame | None, day: pd.Timestamp,
+              villages: pd.DataFrame | None) -> pd.DataFrame:
+    """The rows a task must report: townships, villages (listed or logged) or due months."""
     level = TASK_TABLES[t.table].level
     if level == "township":
         return pd.DataFrame({"township": list(t.townships or plan.townships)})
     if level == "village":
-        if log is None:
+        known = [f[["township", "village"]] for f in (villages, log) if f is not None]
+        if not known:
             return pd.DataFrame({"township": pd.Series(dtype=object),
                                  "village": pd.Series(dtype=object)})
-        return log[["township", "village"]].drop_duplicates().reset_index(drop=True)
+        rows = pd.concat(known, ignore_index=True).drop_duplicates(ignore_index=True)
+        towns = list(t.townships or plan.townships)
+        return rows[rows["township"].isin(towns)].reset_index(drop=True)
     months = [m for m in t.months if pd.Timestamp(plan.year, m, 1) <= day]
     return pd.DataFrame({"month": pd.Series([f"{plan.year}-{m:02d}" for m in months],
                                             dtype=object)})
 
 
-def _one_task(t: Target, plan: Plan, log: pd.DataFrame | None,
-              day: pd.Timestamp) -> pd.DataFrame:
+def _one_task(t: Target, plan: Plan, log: pd.DataFrame | None, day: pd.Timestamp,
+              villages: pd.DataFrame | None) -> pd.DataFrame:
     spec = TASK_TABLES[t.table]
     keys = list(spec.keys)
-    rows = _expected(t, plan, log, day)
+    rows = _expected(t, plan, log, day, villages)
     if "month" in rows:
         rows["due"] = [plan.month_end(int(m[5:])) for m in rows["month"]]
     else:
@@ -197,7 +200,8 @@ def _one_task(t: Target, plan: Plan, log: pd.DataFrame | None,
 
 def task_completion(tasks: str | os.PathLike | Mapping[str, pd.DataFrame],
                     plan: PlanLike = None,
-                    as_of: str | dt.date | None = None) -> pd.DataFrame:
+                    as_of: str | dt.date | None = None,
+                    villages: pd.DataFrame | None = None) -> pd.DataFrame:
     """Completion of every campaign task of the plan on a date.
 
     Parameters
@@ -210,6 +214,10 @@ def task_completion(tasks: str | os.PathLike | Mapping[str, pd.DataFrame],
         A plan or a plan file; default: the shipped plan.
     as_of : str or date, optional
         The evaluation date, ``YYYY-MM-DD`` (default: the last day of the plan year).
+    villages : pandas.DataFrame, optional
+        Every village that must report a village task (columns ``township``,
+        ``village``). Default: the sampling frame ``frame.csv`` when ``tasks`` is a
+        dataset folder that has one, else only the villages found in the logs.
 
     Returns
     -------
@@ -232,9 +240,10 @@ def task_completion(tasks: str | os.PathLike | Mapping[str, pd.DataFrame],
     Notes
     -----
     Rows: townships of the plan (or the task's ``townships``) for township tasks; the
-    villages in the log for village tasks; for monthly tasks every plan month that has
-    begun by ``as_of``. A count task with no record has achieved 0; a rate task with no
-    record has NaN required and achieved. A missing log gives every row the note
+    villages of ``villages`` and of the log for village tasks (a village with no log row
+    is ``"no record"``: never met, so ``not_met`` once due); for monthly tasks every plan
+    month that has begun by ``as_of``. A count task with no record has achieved 0; a
+    rate task with no record has NaN required and achieved. A missing log gives every row the note
     ``no log tasks/<table>.csv``.
 
     Dates: an *observed* date (``as_of`` of signboards and visits) is when a count was
@@ -264,8 +273,17 @@ def task_completion(tasks: str | os.PathLike | Mapping[str, pd.DataFrame],
     """
     plan = as_plan(plan)
     day = resolve_as_of(as_of, plan)
-    logs = load_tasks(tasks) if isinstance(tasks, (str, os.PathLike)) else tasks
-    parts = [_one_task(t, plan, _log(logs, t, plan), day) for t in plan.tasks]
+    if isinstance(tasks, (str, os.PathLike)):
+        if villages is None and (Path(tasks) / "frame.csv").is_file():
+            from .readers import read_frame
+
+            villages = read_frame(Path(tasks) / "frame.csv")
+        logs = load_tasks(tasks)
+    else:
+        logs = tasks
+    listed = None if villages is None else pd.DataFrame(
+        {"township": as_text(villages["township"]), "village": as_text(villages["village"])})
+    parts = [_one_task(t, plan, _log(logs, t, plan), day, listed) for t in plan.tasks]
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
         columns=list(TASK_COLUMNS))
     for col in ("code", "name_zh", "township", "village", "month", "verdict", "note"):
