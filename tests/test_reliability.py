@@ -94,3 +94,15 @@ def test_copy_and_errors():
         reliability(t.drop(columns="deff"))
     with pytest.raises(EstimationError, match=r"\[0, 1\]"):
         reliability(_table(estimate=75.0))
+
+
+def test_complement_rule_reviews_wide_intervals_near_100_percent():
+    """NCHS footnote for the complement (surveytable's "Pc"): an estimate near 100% whose
+    interval passes the relative-width rule but is wide against 1 - p is reviewed; the
+    same width at 50%, or a narrow interval (<= 5 points), is not."""
+    t = pd.DataFrame({"estimate": [0.95, 0.5, 0.97], "se": [0.02, 0.02, 0.004],
+                      "ci_low": 0.0, "ci_high": 1.0, "df": 30, "n": [400, 400, 3000],
+                      "deff": 1.0})
+    out = reliability(t)
+    assert out["flag"].tolist() == ["review", "ok", "ok"]
+    assert out["flag_reason"].tolist() == ["complement_rel_ci_width>130%", "", ""]

@@ -45,6 +45,7 @@ FLAG_REASONS: dict[str, str] = {
     "n_eff<30": "有效样本量不足30",
     "ci_width>=0.30": "置信区间宽度达30个百分点以上",
     "rel_ci_width>130%": "置信区间相对宽度超过130%",
+    "complement_rel_ci_width>130%": "区间宽度超过未达比例的1.3倍",
     "df<8": "自由度不足8",
     "estimate_0_or_1": "估计值为0%或100%",
     "no_eligible": "无应创建单位",
@@ -53,6 +54,7 @@ FLAG_REASONS: dict[str, str] = {
 #: What a reason means for the reader, added to the report's plain-language paragraph.
 FLAG_REASON_NOTES: dict[str, str] = {
     "df<8": "抽中村(社区)过少，区间的可靠性有限",
+    "complement_rel_ci_width>130%": "估计值接近100%时，未达部分的估计不够精确",
     "estimate_0_or_1": "样本中无人给出相反回答，区间只是近似",
 }
 

@@ -19,6 +19,7 @@ REASONS: dict[str, str] = {
     "n_eff<30": "suppress",          # effective sample size below 30
     "ci_width>=0.30": "suppress",    # Korn-Graubard interval 0.30 wide or wider
     "rel_ci_width>130%": "suppress",  # wider than 0.05 and than 130% of the estimate
+    "complement_rel_ci_width>130%": "review",  # shown, but wide against 1 - p
     "df<8": "review",                # fewer than 8 design degrees of freedom
     "estimate_0_or_1": "review",     # an estimate of exactly 0% or 100%
 }
@@ -59,13 +60,17 @@ def reliability(table: pd.DataFrame) -> pd.DataFrame:
        Width ``w = high - low``; ``w >= 0.30``: suppress; ``w > 0.05`` and
        ``w / p > 1.30``: suppress. The width rules do not apply where ``p`` is 0 or 1
        (as in NCHS's own implementation, CDC's R package surveytable).
-    3. ``df < 8``: flag for statistical review.
-    4. ``p`` exactly 0 or 1: flag for statistical review.
+    3. An estimate shown by the relative-width rule (``n_eff >= 30``,
+       ``0.05 < w < 0.30``, ``w / p <= 1.30``) whose interval is wider than 130% of
+       the complement, ``w / (1 - p) > 1.30``: flag for statistical review (the
+       standard's footnote for the complement; code ``Pc`` in surveytable). Near 100%,
+       where this campaign's targets lie, it is the rule that bites.
+    4. ``df < 8``: flag for statistical review.
+    5. ``p`` exactly 0 or 1: flag for statistical review.
 
     A domain with no estimate (``n = 0``) or ``df <= 0`` (no confidence interval) is
-    suppressed. The standard's footnote for a wide interval of the complement ``1 - p``
-    is not applied. The standards were written for proportions; apply them to means
-    with care.
+    suppressed. The standards were written for proportions; apply them to means with
+    care.
 
     References
     ----------
@@ -115,6 +120,11 @@ def reliability(table: pd.DataFrame) -> pd.DataFrame:
             "ci_width>=0.30": estimable & ~edge & (width >= 0.30),
             "rel_ci_width>130%": (estimable & ~edge & (width > 0.05) & (width < 0.30)
                                   & (width / p > 1.30)),
+            # NCHS: an estimate shown by the relative-width rule is reviewed when the
+            # interval is wider than 130% of the complement 1 - p (near 100%, as here)
+            "complement_rel_ci_width>130%": (
+                estimable & ~edge & (n_eff >= 30) & (width > 0.05) & (width < 0.30)
+                & (width / p <= 1.30) & (width / (1 - p) > 1.30)),
             "df<8": estimable & (df > 0) & (df < 8),
             "estimate_0_or_1": estimable & edge,
         }
