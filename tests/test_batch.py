@@ -83,6 +83,24 @@ def test_forked_kernel_runs_like_an_ordinary_one(tmp_path, monkeypatch):
     assert forked == [expected, expected] and ordinary == expected
 
 
+def test_split_stream_messages_are_merged(tmp_path):
+    """One print can reach the notebook as several stream messages, depending on when the
+    kernel flushes (a rerun then differed); the written notebook merges them."""
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {
+        "name": "python3", "display_name": "Python 3", "language": "python"}})
+    nb.cells = [nbformat.v4.new_code_cell("x = None", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("import sys\nsys.stdout.write('done')\n"
+                                          "sys.stdout.flush()\nprint()")]
+    nbformat.write(nb, tmp_path / "split.ipynb")
+    result = run_notebook(NotebookJob(
+        area="x", level="township", notebook=str(tmp_path / "split.ipynb"),
+        ipynb_path=str(tmp_path / "o.ipynb"), html_path=str(tmp_path / "o.html"),
+        parameters={}, timeout=60, title="x"))
+    assert result.status == "ok"
+    outputs = nbformat.read(tmp_path / "o.ipynb", as_version=4).cells[-1].outputs
+    assert [(o["name"], o["text"]) for o in outputs] == [("stdout", "done\n")]
+
+
 def _received(nb: nbformat.NotebookNode) -> dict:
     """The JSON line the fixture printed: the parameters as the kernel saw them."""
     for cell in nb.cells:

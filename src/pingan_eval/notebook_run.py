@@ -399,6 +399,10 @@ def run_notebook(job: NotebookJob) -> NotebookResult:
                     start_timeout=max(1, int(min(60, job.timeout))),
                     execution_timeout=max(1, int(job.timeout)),
                     kernel_manager_class=watchdog.manager_class(),
+                    # print("x") may reach nbclient as "x" and "\n" or as one message,
+                    # as the kernel's flush timer falls: merge them, so equal runs give
+                    # equal notebooks
+                    coalesce_streams=True,
                     # every output is in once the last cell is idle; a graceful shutdown
                     # would add about 0.7 s per report for nothing
                     shutdown_kernel="immediate",
