@@ -43,13 +43,14 @@ def test_detail_from_cache_equals_detail_computed_here(judged, tmp_path):
     folder = write_register_tables(judged, tmp_path / "registers")
     for area in (PLAN.county, "青河镇", "阿热勒乡"):
         here = report.register_detail(area, PERIOD, plan=PLAN)
-        cached = report.register_detail(area, PERIOD, plan=PLAN, registers_dir=folder)
+        cached = report.register_detail(area, PERIOD, plan=PLAN,
+                                        registers=read_register_tables(folder))
         # text comes back as pandas' string dtype: the same values on the page
         pd.testing.assert_frame_equal(cached.cells, here.cells, check_dtype=False)
         pd.testing.assert_frame_equal(cached.defects, here.defects, check_dtype=False)
         assert cached.note == here.note
         pd.testing.assert_frame_equal(
-            report.task_detail(area, PERIOD, plan=PLAN, registers_dir=folder),
+            report.task_detail(area, PERIOD, plan=PLAN, registers=read_register_tables(folder)),
             report.task_detail(area, PERIOD, plan=PLAN), check_dtype=False)
 
 
@@ -61,10 +62,10 @@ def test_survey_only_dataset_round_trips(tmp_path):
     back = read_register_tables(write_register_tables(judged, tmp_path / "cache"))
     assert not back.has_register
     detail = report.register_detail("青河镇", PERIOD, plan=PLAN,
-                                    registers_dir=tmp_path / "cache")
+                                    registers=back)
     assert detail.cells.empty and "未提供" in detail.note
     assert report.task_detail("青河镇", PERIOD, plan=PLAN,
-                              registers_dir=tmp_path / "cache").empty
+                              registers=back).empty
 
 
 def test_damaged_cache_names_the_file_and_column(judged, tmp_path):

@@ -41,6 +41,8 @@ from .summary import (
 if TYPE_CHECKING:
     from IPython.display import HTML
 
+    from .registers import RegisterTables
+
 __all__ = [
     "BREAKDOWN_BY",
     "ReportInputs",
@@ -92,7 +94,7 @@ class ReportInputs:
     summary: pd.DataFrame
     trend: pd.DataFrame
     breakdowns_path: Path | None = None
-    registers_dir: Path | None = None
+    registers: RegisterTables | None = None
 
 
 def load_inputs(period: str, *, raw_dir: str | os.PathLike | None = None,
@@ -124,8 +126,8 @@ def load_inputs(period: str, *, raw_dir: str | os.PathLike | None = None,
         :func:`area_breakdowns` computes them in the notebook.
     registers_dir : path or None
         Folder of :func:`pingan_eval.registers.write_register_tables`, written once by
-        the batch; ``None``: :func:`register_detail` and :func:`task_detail` judge the
-        registers in the notebook.
+        the batch; ``None``: the registers are judged here, once, for the summary (when
+        computed here), :func:`register_detail` and :func:`task_detail`.
 
     Returns
     -------
@@ -137,10 +139,13 @@ def load_inputs(period: str, *, raw_dir: str | os.PathLike | None = None,
         The summary file has no row for `period`, or `period` has no survey wave.
     """
     from .errors import ReportError
+    from .registers import judge_registers, read_register_tables
 
     raw = Path(raw_dir) if raw_dir is not None else paths.SAMPLE_RAW_DIR
     processed = Path(processed_dir) if processed_dir is not None else paths.PROCESSED_DIR
     plan = resolve_plan(plan_path)
+    registers = (read_register_tables(registers_dir) if registers_dir is not None
+                 else judge_registers(period, raw_dir=raw, plan=plan))
     computing = summary_path is None or trend_path is None
     months = ensure_prepared(raw, processed) if computing else []
     if summary_path is not None:
@@ -149,14 +154,14 @@ def load_inputs(period: str, *, raw_dir: str | os.PathLike | None = None,
         if summary.empty:
             raise ReportError(f"{summary_path}: no rows for period {period!r}")
     else:
-        summary = period_summary(period, raw_dir=raw, processed_dir=processed, plan=plan)
+        summary = period_summary(period, raw_dir=raw, processed_dir=processed, plan=plan,
+                                 registers=registers)
     if trend_path is not None:
         trend = read_summary(trend_path)
     else:
         trend = trend_summary(trailing_periods(period, months), processed_dir=processed,
                               plan=plan)
     cached = Path(breakdowns_path) if breakdowns_path is not None else None
-    registers = Path(registers_dir) if registers_dir is not None else None
     return ReportInputs(period, raw, processed, plan, summary, trend, cached, registers)
 
 
@@ -501,7 +506,7 @@ def task_detail(area: str, period: str, *,
                 raw_dir: str | os.PathLike = paths.SAMPLE_RAW_DIR,
                 plan: Plan | str | os.PathLike | None = None,
                 only_open: bool = True,
-                registers_dir: str | os.PathLike | None = None) -> pd.DataFrame:
+                registers: RegisterTables | None = None) -> pd.DataFrame:
     """The campaign-task log rows of ``area`` (per village, month or township), in Chinese.
 
     Parameters
@@ -516,9 +521,10 @@ def task_detail(area: str, period: str, *,
         ``None`` reads the shipped plan.
     only_open : bool
         Keep only rows not (yet) met: what is left to do.
-    registers_dir : path or None
-        The batch's cache (:func:`pingan_eval.registers.write_register_tables`);
-        ``None``: judge the task logs here.
+    registers : RegisterTables, optional
+        The registers already judged for ``period`` (``ReportInputs.registers``: the
+        batch's cache, or judged once by :func:`load_inputs`); ``None``: judge the task
+        logs here.
 
     Returns
     -------
@@ -527,7 +533,7 @@ def task_detail(area: str, period: str, *,
         :func:`pingan_eval.tasks.task_completion`, in its order.
     """
     plan = resolve_plan(plan)
-    done = _register_tables(period, raw_dir, plan, registers_dir).tasks
+    done = _register_tables(period, raw_dir, plan, registers).tasks
     if done.empty:
         return pd.DataFrame(columns=_TASK_COLUMNS)
     rows = done[done["township"].replace("", plan.county) == area]
@@ -545,13 +551,12 @@ def task_detail(area: str, period: str, *,
 
 
 def _register_tables(period: str, raw_dir: str | os.PathLike, plan: Plan,
-                     registers_dir: str | os.PathLike | None):
-    """The batch's cached register tables, else the registers judged here."""
-    from .registers import judge_registers, read_register_tables
+                     registers: RegisterTables | None) -> RegisterTables:
+    """``registers`` when given, else the registers judged here."""
+    from .registers import judge_registers
 
-    if registers_dir is not None:
-        return read_register_tables(registers_dir)
-    return judge_registers(period, raw_dir=raw_dir, plan=plan)
+    return registers if registers is not None else judge_registers(
+        period, raw_dir=raw_dir, plan=plan)
 
 
 def breakdowns(design, area: str, *, plan: Plan | str | os.PathLike | None = None,
@@ -933,12 +938,12 @@ class RegisterDetail:
 def register_detail(area: str, period: str, *,
                     raw_dir: str | os.PathLike = paths.SAMPLE_RAW_DIR,
                     plan: Plan | str | os.PathLike | None = None,
-                    registers_dir: str | os.PathLike | None = None) -> RegisterDetail:
+                    registers: RegisterTables | None = None) -> RegisterDetail:
     """Safe-cell naming, procedure defects and skipped checks of ``area``, in Chinese.
 
-    The register is judged on the last day of ``period``, as in the summary; with
-    ``registers_dir`` (the batch's cache, :func:`pingan_eval.registers.write_register_tables`)
-    the judged tables are read instead of the register.
+    The register is judged on the last day of ``period``, as in the summary; pass
+    ``registers`` (``ReportInputs.registers``: the batch's cache, or judged once by
+    :func:`load_inputs`) to use tables already judged.
 
     Returns
     -------
@@ -959,7 +964,7 @@ def register_detail(area: str, period: str, *,
 
     plan = resolve_plan(plan)
     county = area == plan.county
-    tables = _register_tables(period, raw_dir, plan, registers_dir)
+    tables = _register_tables(period, raw_dir, plan, registers)
     if not tables.has_register:
         return RegisterDetail(pd.DataFrame(columns=_COUNTY_CELL_COLUMNS if county
                                            else _CELL_COLUMNS),
