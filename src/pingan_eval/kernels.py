@@ -28,6 +28,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -109,8 +110,6 @@ class ForkedKernel:
         return None if _alive(self.pid) else -signal.SIGKILL
 
     def wait(self, timeout: float | None = None) -> int | None:
-        import time
-
         end = None if timeout is None else time.monotonic() + timeout
         while (code := self.poll()) is None:
             if end is not None and time.monotonic() > end:

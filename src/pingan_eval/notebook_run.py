@@ -16,6 +16,7 @@ the kernel process is forked from a forkserver that has imported the scientific 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import tempfile
@@ -307,8 +308,9 @@ def _quiet_papermill_logger() -> None:
 _ENGINE = "pingan-save-at-end"
 
 
+@functools.cache
 def _register_engine() -> str:
-    """Register (idempotent, per process) a papermill engine that writes the notebook once.
+    """Register (once per process) a papermill engine that writes the notebook once.
 
     papermill serializes and schema-validates the whole notebook, images included, at the
     start and end of every cell (44 writes, ~0.6 s CPU per report); the batch only reads
