@@ -27,13 +27,16 @@ demo: $(STAMP)
 	$(BIN)/pingan-eval prepare --period all --raw $(RAW)
 	$(BIN)/pingan-eval batch --period $(PERIOD) --raw $(RAW)
 
-## test: run every test (unit, golden vs R, properties, doctests, notebooks with nbval)
+## test: lint, the import layers, then every test (unit, golden vs R, doctests, nbval)
 test: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks tools
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest
 
-## lint: ruff over the library and tests
+## lint: ruff over the library and tests, and the import-layers contract
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks tools
+	$(BIN)/lint-imports --no-cache
 
 ## lab: start JupyterLab in the project's environment
 lab: $(STAMP)

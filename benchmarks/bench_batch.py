@@ -29,8 +29,8 @@ from pathlib import Path
 from synthetic_county import PERIODS, make_county
 
 from pingan_eval import paths
-from pingan_eval.batch import BatchResult, run_batch
-from pingan_eval.prepare import prepare_period
+from pingan_eval.batch.run import BatchResult, run_batch
+from pingan_eval.data.prepare import prepare_period
 
 
 def _cpu_all() -> float:

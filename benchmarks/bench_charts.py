@@ -29,7 +29,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from pingan_eval import charts, labels, report
+from pingan_eval import labels, report
+from pingan_eval.report import charts
 from pingan_eval.summary import read_summary
 
 #: Synthetic township names of 4 to 10 characters (numbered to make 100 distinct).

@@ -33,9 +33,9 @@ from pathlib import Path
 from synthetic_county import PERIODS, make_county
 
 from pingan_eval import paths
-from pingan_eval.prepare import load_design
-from pingan_eval.report import BREAKDOWN_BY, all_breakdowns
+from pingan_eval.data.prepare import load_design
 from pingan_eval.summary import resolve_plan
+from pingan_eval.survey.breakdowns import BREAKDOWN_BY, all_breakdowns
 
 
 def _cpu(fn: Callable[[], object], repeat: int) -> list[float]:

@@ -22,8 +22,8 @@ from pathlib import Path
 import pandas as pd
 
 from pingan_eval import paths
-from pingan_eval.prepare import prepare_period
-from pingan_eval.readers import read_table
+from pingan_eval.data.prepare import prepare_period
+from pingan_eval.data.readers import read_table
 
 PERIOD = "2026-11"
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pandas as pd
 
 from pingan_eval import paths
+from pingan_eval.data.prepare import prepare_period
+from pingan_eval.data.synth import synth_county
 from pingan_eval.plan import load_plan
-from pingan_eval.prepare import prepare_period
-from pingan_eval.synth import synth_county
 
 PERIODS = ("2026-10", "2026-11")
 

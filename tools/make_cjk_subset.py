@@ -1,4 +1,4 @@
-"""Build the bundled CJK fallback font, src/pingan_eval/fonts/PinganEvalSansSC-Subset.ttf.
+"""Build the bundled CJK fallback font (report/assets/fonts/PinganEvalSansSC-Subset.ttf).
 
 One-off tool; not run by the package or its tests. It needs Debian's ``fonts-noto-cjk``
 (``apt-get install -y fonts-noto-cjk``) and fontTools (a matplotlib dependency):
@@ -26,7 +26,7 @@ from fontTools.ttLib import TTCollection, newTable
 SOURCE = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 SOURCE_INDEX = 2  # Noto Sans CJK SC in the collection (JP, KR, SC, TC, HK, ...)
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "src" / "pingan_eval" / "fonts" / "PinganEvalSansSC-Subset.ttf"
+OUT = ROOT / "src" / "pingan_eval" / "report" / "assets" / "fonts" / "PinganEvalSansSC-Subset.ttf"
 FAMILY = "PinganEval Sans SC"
 EXTRA = "≥≤±×÷—–…·•‰℃№→←↑↓≈≠％（）【】《》“”‘’、。，；：！？"  # report symbols
 

@@ -14,33 +14,34 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-# Functions named like their module are bound now: importing ``pingan_eval.change`` later
+# Functions named like their module are bound now: importing ``pingan_eval.survey.change`` later
 # would otherwise leave the attribute ``change`` pointing at the module.
-from .change import change
-from .reliability import reliability
+from pingan_eval.survey.change import change
+from pingan_eval.survey.reliability import reliability
 
 #: Public name -> the submodule that defines it (imported on first use).
 _EXPORTS: dict[str, str] = {
-    "census_margins": "calibration",
-    "DEFECT_RULES": "cells",
-    "load_registers": "cells",
-    "naming_rates": "cells",
-    "procedure_defects": "cells",
-    "skipped_checks": "cells",
-    "structural_targets": "cells",
-    "township_standards": "cells",
-    "SurveyDesign": "design",
+    "census_margins": "survey.calibration",
+    "DEFECT_RULES": "registers.cells",
+    "load_registers": "registers.cells",
+    "naming_rates": "registers.cells",
+    "procedure_defects": "registers.cells",
+    "skipped_checks": "registers.cells",
+    "structural_targets": "registers.cells",
+    "township_standards": "registers.cells",
+    "SurveyDesign": "survey.design",
     "Plan": "plan",
     "load_plan": "plan",
-    "sample_size": "planning",
-    "sample_size_table": "planning",
-    "evaluate": "targets",
-    "load_tasks": "tasks",
-    "task_completion": "tasks",
-    "effective_n": "weighting",
-    "kish_deff": "weighting",
-    "trim_weights": "weighting",
-    "weight_summary": "weighting",
+    "sample_size": "survey.planning",
+    "sample_size_table": "survey.planning",
+    "evaluate": "survey.targets",
+    "period_summary": "summary",
+    "load_tasks": "registers.tasks",
+    "task_completion": "registers.tasks",
+    "effective_n": "survey.weighting",
+    "kish_deff": "survey.weighting",
+    "trim_weights": "survey.weighting",
+    "weight_summary": "survey.weighting",
 }
 
 __all__ = [
@@ -57,6 +58,7 @@ __all__ = [
     "load_registers",
     "load_tasks",
     "naming_rates",
+    "period_summary",
     "procedure_defects",
     "reliability",
     "sample_size",
@@ -84,8 +86,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # what type checkers and IDEs see
-    from .calibration import census_margins
-    from .cells import (
+    from pingan_eval.plan import Plan, load_plan
+    from pingan_eval.registers.cells import (
         DEFECT_RULES,
         load_registers,
         naming_rates,
@@ -94,9 +96,10 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
         structural_targets,
         township_standards,
     )
-    from .design import SurveyDesign
-    from .plan import Plan, load_plan
-    from .planning import sample_size, sample_size_table
-    from .targets import evaluate
-    from .tasks import load_tasks, task_completion
-    from .weighting import effective_n, kish_deff, trim_weights, weight_summary
+    from pingan_eval.registers.tasks import load_tasks, task_completion
+    from pingan_eval.summary import period_summary
+    from pingan_eval.survey.calibration import census_margins
+    from pingan_eval.survey.design import SurveyDesign
+    from pingan_eval.survey.planning import sample_size, sample_size_table
+    from pingan_eval.survey.targets import evaluate
+    from pingan_eval.survey.weighting import effective_n, kish_deff, trim_weights, weight_summary

@@ -10,8 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import paths
-from .errors import PinganEvalError
+from pingan_eval import paths
+from pingan_eval.errors import PinganEvalError
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -57,15 +57,15 @@ def main(argv: list[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     try:
         if args.command == "prepare":
-            from .prepare import main_prepare
+            from pingan_eval.data.prepare import main_prepare
 
             return main_prepare(args)
         if args.command == "synth":
-            from .synth import main_synth
+            from pingan_eval.data.synth import main_synth
 
             return main_synth(args)
         if args.command == "batch":
-            from .batch import main_batch
+            from pingan_eval.batch.run import main_batch
 
             return main_batch(args)
     except PinganEvalError as exc:

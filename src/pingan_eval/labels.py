@@ -22,7 +22,7 @@ INDICATORS: dict[str, str] = {
     "security_score": "安全感指数",
 }
 
-#: Verdicts of :func:`pingan_eval.targets.evaluate` and the register tables.
+#: Verdicts of :func:`pingan_eval.survey.targets.evaluate` and the register tables.
 VERDICTS: dict[str, str] = {
     "met": "达标",
     "not_met": "未达标",
@@ -31,14 +31,14 @@ VERDICTS: dict[str, str] = {
     "no_data": "无数据",
 }
 
-#: Reliability flags of :func:`pingan_eval.reliability` (NCHS presentation standards).
+#: Reliability flags of :func:`pingan_eval.survey.reliability` (NCHS presentation standards).
 FLAGS: dict[str, str] = {
     "ok": "可靠",
     "review": "需谨慎解读",
     "suppress": "数据不足，不予显示",
 }
 
-#: Reason codes of :data:`pingan_eval.reliability.REASONS` (and registers), in Chinese.
+#: Reason codes of :data:`pingan_eval.survey.reliability.REASONS` (and registers), in Chinese.
 FLAG_REASONS: dict[str, str] = {
     "no_estimate": "无有效回答",
     "ci_undefined": "无法计算置信区间",
@@ -154,7 +154,7 @@ COLUMNS: dict[str, str] = {
 }
 
 #: Where a safe-cell category stands against its creation window
-#: (:data:`pingan_eval.cells.WINDOW_STATUSES`).
+#: (:data:`pingan_eval.registers.cells.WINDOW_STATUSES`).
 WINDOW_STATUSES: dict[str, str] = {
     "not_started": "未开始",
     "open": "创建期内",

@@ -1,0 +1,421 @@
+"""Read raw tables (CSV in any of the encodings Excel writes, or XLSX) as text.
+
+Every cell is read as a stripped string ("" for an empty cell) so that validation sees
+exactly what the field team typed, and the rejected-rows file can give it back. The
+index of a returned table is ``source_row``: the row as a spreadsheet user sees it
+(the file's line number, header = line 1; in XLSX, the sheet's row number).
+
+Encoding detection needs no user input: a UTF-8 byte-order mark means UTF-8 with BOM;
+otherwise text that decodes as strict UTF-8 is UTF-8 (GBK-encoded Chinese is almost
+never valid UTF-8); anything else is decoded as GB18030, the superset of GBK that
+Excel's "CSV" on a Chinese Windows writes. Bytes that are not GB18030 either make the
+file unreadable (:class:`~pingan_eval.errors.DataError`).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import io
+import os
+import zipfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from pingan_eval.errors import DataError
+
+#: Encodings :func:`detect_encoding` can return, in the order they are tried.
+ENCODINGS = ("utf-8-sig", "utf-8", "gb18030")
+
+#: Index name of every table read here: the spreadsheet row number.
+ROW = "source_row"
+
+
+def detect_encoding(data: bytes) -> str:
+    """Return the encoding of CSV bytes: ``'utf-8-sig'``, ``'utf-8'`` or ``'gb18030'``.
+
+    Parameters
+    ----------
+    data : bytes
+        The whole file.
+
+    Returns
+    -------
+    str
+        A Python codec name that decodes ``data`` (GB18030 also decodes GBK files).
+
+    Raises
+    ------
+    UnicodeDecodeError
+        If the bytes are valid in none of the three encodings.
+
+    Examples
+    --------
+    >>> detect_encoding("乡镇".encode("utf-8"))
+    'utf-8'
+    >>> detect_encoding(codecs.BOM_UTF8 + "乡镇".encode("utf-8"))
+    'utf-8-sig'
+    >>> detect_encoding("乡镇".encode("gbk"))
+    'gb18030'
+    """
+    if data.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        data.decode("gb18030")  # raises when the file is not text in any supported encoding
+        return "gb18030"
+    return "utf-8"
+
+
+def _csv_records(path: Path) -> tuple[list[str], list[list[str]], list[int], list[int], str]:
+    """Header, records, their start lines, blank lines after the header, the encoding."""
+    data = path.read_bytes()
+    try:
+        encoding = detect_encoding(data)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: unreadable: not UTF-8, GBK or GB18030 text "
+                        f"(bad byte at offset {exc.start})") from None
+    text = data.decode(encoding)
+    # strict: an unclosed quote must not swallow the rest of the file into one cell
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header: list[str] | None = None
+    records: list[list[str]] = []
+    lines: list[int] = []
+    blank: list[int] = []
+    try:
+        last = 0
+        for rec in reader:
+            start, last = last + 1, reader.line_num
+            if not rec or all(not cell.strip() for cell in rec):
+                if header is not None:  # a blank line still counts in the line numbers
+                    blank.append(start)
+                continue
+            if header is None:
+                header = rec
+            else:
+                records.append(rec)
+                lines.append(start)
+    except csv.Error as exc:
+        raise DataError(f"{path}: unreadable CSV near line {reader.line_num}: {exc}") from None
+    if header is None:
+        raise DataError(f"{path}: unreadable: the file is empty (no header row)")
+    return header, records, lines, blank, encoding
+
+
+def _cell_text(value: object) -> str:
+    """Text of an XLSX cell as a user would type it: ``25`` not ``25.0``, dates ISO."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat(" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def _xlsx_records(path: Path) -> tuple[list[str], list[list[str]], list[int], list[int], str]:
+    """Header, records, their sheet rows and blank rows after the header (first sheet)."""
+    from openpyxl import load_workbook
+
+    try:
+        wb = load_workbook(path, read_only=True, data_only=True)
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise DataError(f"{path}: unreadable XLSX workbook: {exc}") from None
+    try:
+        ws = wb.worksheets[0]
+        header: list[str] | None = None
+        records: list[list[str]] = []
+        lines: list[int] = []
+        blank: list[int] = []
+        for rownum, values in enumerate(ws.iter_rows(values_only=True), start=1):
+            rec = [_cell_text(v) for v in values]
+            if all(not cell.strip() for cell in rec):
+                if header is not None:
+                    blank.append(rownum)
+                continue
+            if header is None:
+                header = rec
+            else:
+                records.append(rec)
+                lines.append(rownum)
+    finally:
+        wb.close()
+    if header is None:
+        raise DataError(f"{path}: unreadable: the first sheet is empty (no header row)")
+    return header, records, lines, blank, "xlsx"
+
+
+def read_table(path: str | os.PathLike, required: Iterable[str] = ()) -> pd.DataFrame:
+    """Read a CSV or XLSX table as stripped text, indexed by spreadsheet row number.
+
+    Parameters
+    ----------
+    path : path-like
+        A ``.csv`` file (UTF-8, UTF-8 with BOM, GBK or GB18030, detected) or a ``.xlsx``
+        workbook (first sheet).
+    required : iterable of str
+        Columns that must be present; a missing one is fatal.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per non-blank record, every column a string (``""`` where empty), in file
+        order. The index, named ``source_row``, is the row a spreadsheet user sees
+        (header = 1). Trailing empty header cells are dropped. A record with more cells
+        than the header keeps the surplus in the ``_extra_cells`` column (joined by
+        ``,``); it is empty for well-formed rows and only present when some row needs it.
+        ``df.attrs`` holds ``source`` (the path), ``encoding`` and ``blank_rows`` (row
+        numbers of empty rows between data rows: skipped, they hold no respondent).
+
+    Raises
+    ------
+    DataError
+        If the file is missing or unreadable, a column name repeats, or a required
+        column is missing; the message names the file (and the column).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
+    >>> _ = p.write_bytes("乡镇,人数\\n青河镇, 12\\n\\n阿热勒乡,7\\n".encode("gbk"))
+    >>> t = read_table(p, required=["乡镇"])
+    >>> t.attrs["encoding"], list(t.index), t.loc[4, "乡镇"], t.loc[2, "人数"]
+    ('gb18030', [2, 4], '阿热勒乡', '12')
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    try:
+        if path.suffix.lower() == ".xlsx":
+            header, records, lines, blank, encoding = _xlsx_records(path)
+        else:
+            header, records, lines, blank, encoding = _csv_records(path)
+    except OSError as exc:
+        raise DataError(f"{path}: unreadable: {exc.strerror or exc}") from None
+    header = [h.strip() for h in header]
+    while header and not header[-1]:
+        header.pop()
+    seen: set[str] = set()
+    for name in header:
+        if name in seen or not name:
+            what = f"column {name!r} appears twice" if name else "a header cell is empty"
+            raise DataError(f"{path}: unreadable header: {what}")
+        seen.add(name)
+    missing = [c for c in required if c not in seen]
+    if missing:
+        cols = ", ".join(missing)
+        raise DataError(f"{path}: missing required column{'s' if len(missing) > 1 else ''} {cols}")
+    width = len(header)
+    rows = [[c.strip() for c in rec[:width]] + [""] * (width - len(rec)) for rec in records]
+    df = pd.DataFrame(rows, columns=header, index=pd.Index(lines, name=ROW), dtype=object)
+    extra = [",".join(rec[width:]) if len(rec) > width else "" for rec in records]
+    if any(extra):
+        df["_extra_cells"] = extra
+    # blank rows between data rows are reported; trailing ones (formatting) are not
+    blank_rows = [b for b in blank if lines and b < lines[-1]]
+    df.attrs.update(source=str(path), encoding=encoding, blank_rows=blank_rows)
+    return df
+
+
+def parse_numbers(
+    table: pd.DataFrame, columns: Sequence[str], *, integer: bool = True,
+    minimum: float | None = None, maximum: float | None = None, allow_blank: bool = False,
+) -> pd.DataFrame:
+    """Parse columns of a reference table (frame, census, fieldwork) or fail on the first bad cell.
+
+    Reference tables describe the county, so a bad value there is fatal, unlike a bad
+    survey row.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A table from :func:`read_table`.
+    columns : sequence of str
+        Columns to parse.
+    integer : bool
+        Whether values must be whole numbers.
+    minimum, maximum : float, optional
+        Inclusive bounds.
+    allow_blank : bool
+        Whether an empty cell is allowed (it becomes NaN).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy of ``table`` with ``columns`` as float64.
+
+    Raises
+    ------
+    DataError
+        Naming the file, row, column and value of the first bad cell.
+    """
+    out = table.copy()
+    for col in columns:
+        raw = table[col].astype(str)
+        num = pd.to_numeric(raw.where(raw != ""), errors="coerce").astype("float64")
+        bad = num.isna() & ((raw != "") | (not allow_blank))
+        if integer:
+            bad |= num.notna() & (num % 1 != 0)
+        if minimum is not None:
+            bad |= num < minimum
+        if maximum is not None:
+            bad |= num > maximum
+        if bad.any():
+            row = bad.idxmax()
+            kind = "a whole number" if integer else "a number"
+            bounds = "".join([f" >= {minimum:g}" if minimum is not None else "",
+                              f" <= {maximum:g}" if maximum is not None else ""])
+            raise DataError(f"{table.attrs.get('source', '?')}: row {row}, column {col}: "
+                            f"value {raw[row]!r} is not {kind}{bounds}")
+        out[col] = num
+    return out
+
+
+FRAME_COLUMNS = ("township", "village", "kind", "households", "adults", "psu_total", "sampled",
+                 "psu_prob")
+CENSUS_COLUMNS = ("township", "margin", "level", "population")
+FIELDWORK_COLUMNS = ("township", "village", "households_selected", "households_responded")
+
+#: Census margins, in raking order, and the fixed age groups ``prepare`` derives from age.
+MARGINS = ("sex", "age_group", "ethnicity")
+AGE_GROUPS = ("18-34", "35-49", "50-64", "65+")
+
+
+def _fail(table: pd.DataFrame, row: object, col: str, message: str) -> DataError:
+    return DataError(f"{table.attrs.get('source', '?')}: row {row}, column {col}: {message}")
+
+
+def read_frame(path: str | os.PathLike) -> pd.DataFrame:
+    """Read and check the sampling frame (``frame.csv``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns township, village, kind (text), households, adults, psu_total, sampled
+        (float64 whole numbers) and psu_prob (float64, NaN where not sampled), one row per
+        village, indexed by ``source_row``.
+
+    Raises
+    ------
+    DataError
+        On a missing column, a bad number, a blank name, a repeated village, a ``kind``
+        other than 村/社区, ``psu_total`` varying within a township, or a sampled village
+        without a ``psu_prob`` in (0, 1]; the message names file, row and column.
+    """
+    text = read_table(path, FRAME_COLUMNS)
+    t = parse_numbers(text, ["households", "adults", "psu_total"], minimum=1)
+    t = parse_numbers(t, ["sampled"], minimum=0, maximum=1)
+    t = parse_numbers(t, ["psu_prob"], integer=False, allow_blank=True)
+    for col in ("township", "village"):
+        if (t[col] == "").any():
+            raise _fail(t, (t[col] == "").idxmax(), col, "blank")
+    dup = t["village"].duplicated()
+    if dup.any():
+        raise _fail(t, dup.idxmax(), "village", f"{t.loc[dup.idxmax(), 'village']!r} repeats")
+    bad_kind = ~t["kind"].isin(["村", "社区"])
+    if bad_kind.any():
+        row = bad_kind.idxmax()
+        raise _fail(t, row, "kind", f"value {t.loc[row, 'kind']!r} is not 村 or 社区")
+    varies = t.groupby("township")["psu_total"].transform("nunique") > 1
+    if varies.any():
+        raise _fail(t, varies.idxmax(), "psu_total", "differs between rows of the same township")
+    prob = t["psu_prob"]
+    bad_prob = (t["sampled"] == 1) & ~((prob > 0) & (prob <= 1))
+    if bad_prob.any():
+        row = bad_prob.idxmax()
+        raise _fail(t, row, "psu_prob",
+                    f"value {text.loc[row, 'psu_prob']!r} of a sampled village is not in (0, 1]")
+    return t
+
+
+def read_census(path: str | os.PathLike, townships: Iterable[str]) -> pd.DataFrame:
+    """Read and check the census margins (``census.csv``) of the frame's townships.
+
+    Parameters
+    ----------
+    path : path-like
+        ``census.csv``.
+    townships : iterable of str
+        The frame's townships; each needs all three margins.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns township, margin, level (text) and population (float64), sorted by
+        township, margin (sex, age_group, ethnicity) and level.
+
+    Raises
+    ------
+    DataError
+        On a missing column, a bad number, an unknown township, margin or age group, a
+        repeated township x margin x level, a township without some margin, or margins of
+        a township whose totals disagree.
+    """
+    t = read_table(path, CENSUS_COLUMNS)
+    t = parse_numbers(t, ["population"], minimum=0)
+    townships = set(townships)
+    for col, allowed in (("township", townships), ("margin", set(MARGINS))):
+        bad = ~t[col].isin(allowed)
+        if bad.any():
+            row = bad.idxmax()
+            raise _fail(t, row, col, f"unknown value {t.loc[row, col]!r}")
+    bad_age = (t["margin"] == "age_group") & ~t["level"].isin(AGE_GROUPS)
+    if bad_age.any():
+        row = bad_age.idxmax()
+        raise _fail(t, row, "level", f"age group {t.loc[row, 'level']!r} is not one of "
+                    f"{', '.join(AGE_GROUPS)}")
+    dup = t.duplicated(["township", "margin", "level"])
+    if dup.any():
+        raise _fail(t, dup.idxmax(), "level", "township x margin x level repeats")
+    totals = t.groupby(["township", "margin"])["population"].sum().unstack("margin")
+    for town in sorted(townships):
+        if town not in totals.index or totals.loc[town].isna().any():
+            raise DataError(f"{path}: township {town!r} lacks some of the margins "
+                            f"{', '.join(MARGINS)}")
+        if totals.loc[town].max() - totals.loc[town].min() > 0.5:
+            sums = ", ".join(f"{m} {totals.loc[town, m]:g}" for m in MARGINS)
+            raise DataError(f"{path}: township {town!r}: margin totals disagree ({sums})")
+    order = {m: i for i, m in enumerate(MARGINS)}
+    t = t.assign(_m=t["margin"].map(order)).sort_values(["township", "_m", "level"])
+    return t.drop(columns="_m").reset_index(drop=True)
+
+
+def read_fieldwork(path: str | os.PathLike, frame: pd.DataFrame) -> pd.DataFrame:
+    """Read and check one wave's fieldwork counts (``fieldwork/<period>.csv``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns township, village (text), households_selected, households_responded
+        (float64), one row per sampled village of the wave.
+
+    Raises
+    ------
+    DataError
+        On a missing column, a bad count, more households responding than selected, or a
+        village that is not a sampled village of that township in the frame.
+    """
+    t = read_table(path, FIELDWORK_COLUMNS)
+    t = parse_numbers(t, ["households_selected"], minimum=1)
+    t = parse_numbers(t, ["households_responded"], minimum=0)
+    over = t["households_responded"] > t["households_selected"]
+    if over.any():
+        raise _fail(t, over.idxmax(), "households_responded", "exceeds households_selected")
+    sampled = frame.loc[frame["sampled"] == 1].set_index("village")["township"]
+    ok = t["village"].map(sampled) == t["township"]
+    if not ok.all():
+        row = (~ok).idxmax()
+        raise _fail(t, row, "village", f"{t.loc[row, 'village']!r} is not a sampled village of "
+                    f"{t.loc[row, 'township']!r} in the frame")
+    dup = t["village"].duplicated()
+    if dup.any():
+        raise _fail(t, dup.idxmax(), "village", "repeats")
+    return t

@@ -1,0 +1,46 @@
+"""The campaign plan: its targets, safe-cell categories, tasks and their validation.
+
+The shipped plan is ``plans/qinghe.toml`` beside this file; :func:`load_plan` reads and
+validates a plan file, raising :class:`~pingan_eval.errors.PlanError` naming the file and
+the entry.
+"""
+
+from pingan_eval.plan.plan import (
+    CELL_CATEGORIES,
+    COMPARISONS,
+    DEFAULT_PLAN,
+    INDICATORS,
+    LEVELS,
+    NAMING_LEVELS,
+    SOURCES,
+    STRUCTURAL_KINDS,
+    TASK_TABLES,
+    Plan,
+    PlanLike,
+    Target,
+    TaskTable,
+    as_plan,
+    load_plan,
+    replace_target,
+    resolve_as_of,
+)
+
+__all__ = [
+    "CELL_CATEGORIES",
+    "COMPARISONS",
+    "DEFAULT_PLAN",
+    "INDICATORS",
+    "LEVELS",
+    "NAMING_LEVELS",
+    "SOURCES",
+    "STRUCTURAL_KINDS",
+    "TASK_TABLES",
+    "Plan",
+    "PlanLike",
+    "TaskTable",
+    "Target",
+    "as_plan",
+    "load_plan",
+    "replace_target",
+    "resolve_as_of",
+]

@@ -1,0 +1,646 @@
+"""The campaign plan as data: one TOML file per county holds every target.
+
+:func:`load_plan` reads and validates a plan file (the shipped default is
+``plans/qinghe.toml``, Qinghe County's 2013 plan run in the plan year 2026) and returns a
+frozen :class:`Plan`. Reports, registers and task logs take every threshold, window and
+naming rule from it; another county is another file, with no code change.
+
+A plan file has a ``[plan]`` table (``county``, ``townships``, ``year``, optional
+``title_zh`` and ``source_year``) and four arrays of tables:
+
+- ``[[survey]]``: survey indicators (``code`` one of :data:`INDICATORS`);
+- ``[[cells]]``: safe-cell categories (``category`` one of :data:`CELL_CATEGORIES`,
+  ``window_start``, ``window_end``, ``named_by``, ``filed_with``, optional ``signatures``
+  and ``public_notice`` flags); their target code is ``cell_<category>``;
+- ``[[structural]]``: structural targets (``kind`` one of :data:`STRUCTURAL_KINDS`);
+- ``[[tasks]]``: campaign tasks (``table`` one of :data:`TASK_TABLES`, the log they are
+  measured from).
+
+Every entry may set ``name_zh``, ``threshold``, ``comparison`` (default ``">="``),
+``lead_department``, ``plan_ref``, ``window_start``/``window_end`` and ``year_offset``.
+A date is ``"MM-DD"`` (resolved to the plan year plus ``year_offset``) or a TOML date
+(used as is). Unknown keys are errors, so a typo cannot silently drop a rule.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import operator
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pingan_eval.errors import DataError, PlanError
+from pingan_eval.paths import PLANS_DIR
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+__all__ = [
+    "CELL_CATEGORIES",
+    "COMPARISONS",
+    "DEFAULT_PLAN",
+    "INDICATORS",
+    "STRUCTURAL_KINDS",
+    "TASK_TABLES",
+    "Plan",
+    "PlanLike",
+    "TaskTable",
+    "Target",
+    "load_plan",
+    "replace_target",
+    "resolve_as_of",
+]
+
+#: The shipped default plan file.
+DEFAULT_PLAN = PLANS_DIR / "qinghe.toml"
+
+#: Survey indicator codes, in report order (data/raw/README.md, codebook.csv).
+INDICATORS = ("awareness", "participation", "satisfaction", "security", "legal_satisfaction")
+
+#: Safe-cell categories of the register (data/raw/README.md, safe_cells.csv).
+CELL_CATEGORIES = (
+    "family", "school", "unit", "hospital", "religious_site", "enterprise", "village",
+    "township", "hotel", "shop", "pharmacy", "clinic", "internet_cafe", "entertainment",
+    "compound",
+)
+
+#: Structural target kinds and what each measures (see ``cells.structural_targets``).
+STRUCTURAL_KINDS = {
+    "townships_standard": "share of townships meeting the safe-construction standard",
+    "townships_excellent": "share of townships that are excellent safe townships",
+    "townships_excellent_count": "number of excellent safe townships",
+    "category_rate": "county-wide naming rate of one safe-cell category",
+}
+
+@dataclass(frozen=True)
+class TaskTable:
+    """The layout of one task log (data/raw/README.md, tasks/).
+
+    ``observed`` date columns say when a count was observed (a snapshot); ``events``
+    date columns say when the task itself was done (late if after the due date).
+    """
+
+    level: str
+    keys: tuple[str, ...]
+    counts: tuple[str, ...]
+    observed: tuple[str, ...] = ()
+    events: tuple[str, ...] = ()
+
+
+#: Task logs (``tasks/<table>.csv``) a plan's ``[[tasks]]`` may measure from.
+TASK_TABLES: dict[str, TaskTable] = {
+    "signboards": TaskTable("township", ("township",), ("large_boards", "themed_street"),
+                            observed=("as_of",)),
+    "visits": TaskTable("village", ("township", "village"),
+                        ("households_total", "households_visited"), observed=("as_of",)),
+    "messages": TaskTable("county", ("month",), ("subscribers", "messages_sent")),
+    "cadre_test": TaskTable("township", ("township",), ("cadres_total", "cadres_tested"),
+                            events=("test_date",)),
+    "performances": TaskTable("county", ("month",), ("performances",)),
+    "propaganda_walls": TaskTable("village", ("township", "village"), ("wall", "window")),
+}
+
+#: Comparison operators a target may use: value ``op`` threshold means "met".
+COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
+    ">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt,
+}
+
+LEVELS = ("county", "township", "village")
+NAMING_LEVELS = ("village", "township", "county")
+SOURCES = ("survey", "register", "structural", "task")
+
+_COMMON = {"name_zh", "threshold", "comparison", "lead_department", "plan_ref",
+           "window_start", "window_end", "year_offset", "level"}
+_KEYS = {
+    "survey": _COMMON | {"code"},
+    "cells": _COMMON | {"category", "named_by", "filed_with", "signatures", "public_notice"},
+    "structural": _COMMON | {"code", "kind", "category", "baseline", "measure"},
+    "tasks": _COMMON | {"code", "table", "measure", "column", "numerator", "denominator",
+                        "date_column", "by_township", "townships", "months"},
+}
+_MONTH_DAY = re.compile(r"^(\d{2})-(\d{2})$")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One target of a plan: what is measured, against which threshold, by when.
+
+    ``window_start``/``window_end`` are resolved dates (``pd.NaT`` where the plan sets
+    none). Fields that do not apply to the target's source are empty strings, empty
+    tuples, ``False`` or NaN.
+    """
+
+    code: str
+    name_zh: str
+    source: str
+    threshold: float
+    comparison: str = ">="
+    level: str = "county"
+    window_start: pd.Timestamp = pd.NaT
+    window_end: pd.Timestamp = pd.NaT
+    lead_department: str = ""
+    plan_ref: str = ""
+    measure: str = "rate"
+    named_by: str = ""
+    filed_with: str = ""
+    category: str = ""
+    kind: str = ""
+    baseline: float = math.nan
+    signatures: bool = False
+    public_notice: bool = False
+    table: str = ""
+    column: str = ""
+    numerator: str = ""
+    denominator: str = ""
+    date_column: str = ""
+    by_township: tuple[tuple[str, float], ...] = ()
+    townships: tuple[str, ...] = ()
+    months: tuple[int, ...] = ()
+
+    def threshold_for(self, township: str | None = None) -> float:
+        """The threshold, or the township's own one where the plan sets it."""
+        return dict(self.by_township).get(township, self.threshold)
+
+    def meets(self, value: Any, threshold: Any = None) -> Any:
+        """``value <comparison> threshold`` (element-wise for arrays; NaN never meets)."""
+        return COMPARISONS[self.comparison](value, self.threshold if threshold is None
+                                            else threshold)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A validated campaign plan. Build one with :func:`load_plan`.
+
+    Attributes
+    ----------
+    county : str
+        County name, e.g. ``"青河县"``.
+    townships : tuple of str
+        The county's townships, in the plan's order.
+    year : int
+        The plan year: every ``"MM-DD"`` date resolves to it.
+    entries : tuple of Target
+        Every target, in file order within the sections survey, cells, structural, tasks.
+    title_zh : str
+        The plan's Chinese title.
+    source_year : int or None
+        The year the source plan was written for (informational).
+    path : str
+        The file the plan was read from.
+    """
+
+    county: str
+    townships: tuple[str, ...]
+    year: int
+    entries: tuple[Target, ...]
+    title_zh: str = ""
+    source_year: int | None = None
+    path: str = ""
+    _by_code: Mapping[str, Target] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_code", {t.code: t for t in self.entries})
+
+    def _section(self, source: str) -> tuple[Target, ...]:
+        return tuple(t for t in self.entries if t.source == source)
+
+    @property
+    def survey(self) -> tuple[Target, ...]:
+        """Survey indicator targets."""
+        return self._section("survey")
+
+    @property
+    def cells(self) -> tuple[Target, ...]:
+        """Safe-cell category targets (source ``"register"``)."""
+        return self._section("register")
+
+    @property
+    def structural(self) -> tuple[Target, ...]:
+        """Structural targets."""
+        return self._section("structural")
+
+    @property
+    def tasks(self) -> tuple[Target, ...]:
+        """Campaign task targets."""
+        return self._section("task")
+
+    @property
+    def targets(self) -> pd.DataFrame:
+        """Every target, one row each: ``code, name_zh, source, threshold, comparison,
+        level, window_start, window_end, lead_department, named_by, filed_with, measure,
+        baseline, plan_ref``, in plan order."""
+        cols = ["code", "name_zh", "source", "threshold", "comparison", "level",
+                "window_start", "window_end", "lead_department", "named_by", "filed_with",
+                "measure", "baseline", "plan_ref"]
+        return _frame(self.entries, cols)
+
+    @property
+    def survey_targets(self) -> pd.DataFrame:
+        """Survey targets: ``code, name_zh, threshold, comparison, level``, in the order
+        of :data:`INDICATORS`."""
+        order = {c: i for i, c in enumerate(INDICATORS)}
+        rows = sorted(self.survey, key=lambda t: order[t.code])
+        return _frame(rows, ["code", "name_zh", "threshold", "comparison", "level"])
+
+    @property
+    def cell_categories(self) -> pd.DataFrame:
+        """Safe-cell categories: ``category, code, name_zh, window_start, window_end,
+        lead_department, named_by, filed_with, threshold, comparison, signatures,
+        public_notice``, in plan order."""
+        return _frame(self.cells, ["category", "code", "name_zh", "window_start",
+                                   "window_end", "lead_department", "named_by", "filed_with",
+                                   "threshold", "comparison", "signatures", "public_notice"])
+
+    def target(self, code: str) -> Target:
+        """The target with this code; :class:`PlanError` names the known codes if none."""
+        try:
+            return self._by_code[code]
+        except KeyError:
+            raise PlanError(f"{self.path or 'plan'}: no target {code!r}; "
+                            f"known: {', '.join(self._by_code)}") from None
+
+    def cell(self, category: str) -> Target:
+        """The target of a safe-cell category (code ``cell_<category>``)."""
+        return self.target(f"cell_{category}")
+
+    def target_for(self, code: str, township: str | None = None) -> float:
+        """The threshold of target ``code`` (the township's own one where the plan sets it).
+
+        Examples
+        --------
+        >>> plan = load_plan()
+        >>> plan.target_for("awareness"), plan.target_for("cell_township")
+        (0.95, 1.0)
+        >>> plan.target_for("signboards"), plan.target_for("signboards", "青河镇")
+        (2.0, 10.0)
+        """
+        return float(self.target(code).threshold_for(township))
+
+    def month_end(self, month: int) -> pd.Timestamp:
+        """Last day of ``month`` of the plan year."""
+        return pd.Timestamp(self.year, month, 1) + pd.offsets.MonthEnd(0)
+
+
+#: What functions taking a plan accept: a Plan, a plan file, or None (the shipped plan).
+PlanLike = Plan | str | os.PathLike | None
+
+
+def as_plan(plan: PlanLike) -> Plan:
+    """``plan`` itself, the plan read from a file, or the shipped plan for ``None``."""
+    return plan if isinstance(plan, Plan) else load_plan(plan)
+
+
+def resolve_as_of(as_of: str | dt.date | None, plan: Plan) -> pd.Timestamp:
+    """The evaluation date: ``as_of`` as a day, or the plan year's last day when ``None``.
+
+    Raises
+    ------
+    DataError
+        ``as_of`` is not a date or a ``YYYY-MM-DD`` string.
+
+    Examples
+    --------
+    >>> plan = load_plan()
+    >>> resolve_as_of("2026-11-30", plan).date(), resolve_as_of(None, plan).date()
+    (datetime.date(2026, 11, 30), datetime.date(2026, 12, 31))
+    """
+    if as_of is None:
+        return pd.Timestamp(plan.year, 12, 31)
+    if isinstance(as_of, dt.date):
+        return pd.Timestamp(as_of).normalize()
+    if isinstance(as_of, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", as_of.strip()):
+        try:
+            return pd.Timestamp(as_of.strip())
+        except ValueError:
+            pass
+    raise DataError(f"as_of must be a date or 'YYYY-MM-DD', got {as_of!r}")
+
+
+def _frame(entries: tuple[Target, ...] | list[Target], cols: list[str]) -> pd.DataFrame:
+    data = {c: [getattr(t, c) for t in entries] for c in cols}
+    out = pd.DataFrame(data, columns=cols)
+    for c in ("window_start", "window_end"):
+        if c in out:
+            out[c] = pd.to_datetime(out[c]).astype("datetime64[ns]")
+    for c in ("threshold", "baseline"):
+        if c in out:
+            out[c] = out[c].astype("float64")
+    return out
+
+
+def load_plan(path: str | os.PathLike | None = None, *, year: int | None = None) -> Plan:
+    """Read and validate a plan file.
+
+    Parameters
+    ----------
+    path : str or path-like, optional
+        A plan TOML file. ``None`` reads the shipped Qinghe plan (:data:`DEFAULT_PLAN`).
+    year : int, optional
+        Run the plan in this year instead of the file's ``[plan] year``.
+
+    Returns
+    -------
+    Plan
+        The validated plan; ``plan.targets`` lists every target.
+
+    Raises
+    ------
+    PlanError
+        The file is missing or is not TOML; a section or key is unknown; a required key
+        is missing; an indicator, category, kind, table, column, level or comparison is
+        unknown; a rate threshold is outside [0, 1] or a count threshold is not a whole
+        number >= 0; a date is not ``MM-DD`` or a valid date; a window ends before it
+        starts; a code repeats. The message names the file and the entry.
+
+    Examples
+    --------
+    >>> plan = load_plan()
+    >>> plan.county, plan.year, len(plan.townships)
+    ('青河县', 2026, 7)
+    >>> plan.survey_targets["code"].tolist()
+    ['awareness', 'participation', 'satisfaction', 'security', 'legal_satisfaction']
+    >>> c = plan.cell("family")
+    >>> c.window_start.date(), c.window_end.date(), c.named_by, c.filed_with
+    (datetime.date(2026, 3, 1), datetime.date(2026, 4, 30), 'village', 'township')
+    """
+    path = Path(path) if path is not None else DEFAULT_PLAN
+    try:
+        with open(path, "rb") as fh:
+            raw = tomllib.load(fh)
+    except FileNotFoundError:
+        raise PlanError(f"{path}: plan file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise PlanError(f"{path}: not a valid TOML file: {exc}") from None
+    return _Builder(path, raw, year).build()
+
+
+class _Builder:
+    """Validates the parsed TOML of one plan file and builds its :class:`Plan`."""
+
+    def __init__(self, path: Path, raw: dict[str, Any], year: int | None) -> None:
+        self.path = path
+        self.raw = raw
+        self.year_override = year
+
+    def fail(self, where: str, msg: str) -> PlanError:
+        return PlanError(f"{self.path}: {where}: {msg}")
+
+    def build(self) -> Plan:
+        unknown = set(self.raw) - {"plan", *_KEYS}
+        if unknown:
+            raise self.fail("top level", f"unknown section(s) {sorted(unknown)}; "
+                            f"expected [plan], {', '.join(f'[[{k}]]' for k in _KEYS)}")
+        head = self.raw.get("plan")
+        if not isinstance(head, dict):
+            raise self.fail("top level", "missing the [plan] table")
+        extra = set(head) - {"county", "townships", "year", "title_zh", "source_year"}
+        if extra:
+            raise self.fail("[plan]", f"unknown key(s) {sorted(extra)}")
+        county = self.text(head, "county", "[plan]")
+        towns = head.get("townships")
+        if (not isinstance(towns, list) or not towns
+                or not all(isinstance(t, str) and t.strip() for t in towns)):
+            raise self.fail("[plan]", "townships must be a non-empty list of names")
+        if len(set(towns)) != len(towns):
+            raise self.fail("[plan]", f"a township is listed twice: {towns}")
+        year = self.year_override if self.year_override is not None else head.get("year")
+        if not isinstance(year, int) or isinstance(year, bool) or not 1900 <= year <= 2200:
+            raise self.fail("[plan]", f"year must be a whole number (e.g. 2026), got {year!r}")
+        self.year = year
+        self.townships = tuple(towns)
+        source_year = head.get("source_year")
+        if source_year is not None and (not isinstance(source_year, int)
+                                        or isinstance(source_year, bool)):
+            raise self.fail("[plan]", f"source_year must be a whole number, got {source_year!r}")
+
+        entries: list[Target] = []
+        for section, make in (("survey", self.survey), ("cells", self.cell),
+                              ("structural", self.structural), ("tasks", self.task)):
+            items = self.raw.get(section, [])
+            if not isinstance(items, list):
+                raise self.fail(f"[[{section}]]", "must be an array of tables ([[...]])")
+            for i, item in enumerate(items, start=1):
+                where = f"[[{section}]] entry {i}"
+                if not isinstance(item, dict):
+                    raise self.fail(where, "must be a table")
+                label = item.get("code", item.get("category"))
+                if label is not None:
+                    where += f" ({label!r})"
+                extra = set(item) - _KEYS[section]
+                if extra:
+                    raise self.fail(where, f"unknown key(s) {sorted(extra)}; "
+                                    f"allowed: {', '.join(sorted(_KEYS[section]))}")
+                entries.append(make(item, where))
+        seen: set[str] = set()
+        for t in entries:
+            if t.code in seen:
+                raise self.fail(f"target {t.code!r}", "the code appears twice")
+            seen.add(t.code)
+        for t in entries:
+            if t.category and t.source == "structural" and f"cell_{t.category}" not in seen:
+                raise self.fail(f"[[structural]] {t.code!r}",
+                                f"category {t.category!r} has no [[cells]] entry")
+        return Plan(county=county, townships=self.townships, year=year,
+                    entries=tuple(entries), title_zh=str(head.get("title_zh", "")),
+                    source_year=source_year, path=str(self.path))
+
+    # -- field readers -----------------------------------------------------------------
+
+    def text(self, item: Mapping[str, Any], key: str, where: str,
+             default: str | None = None) -> str:
+        value = item.get(key, default)
+        if value is None:
+            raise self.fail(where, f"missing required key {key!r}")
+        if not isinstance(value, str):
+            raise self.fail(where, f"{key} must be a text string, got {value!r}")
+        return value.strip()
+
+    def choice(self, item: Mapping[str, Any], key: str, where: str, allowed: Any,
+               default: str | None = None) -> str:
+        value = self.text(item, key, where, default)
+        if value not in allowed:
+            raise self.fail(where, f"unknown {key} {value!r}; expected one of "
+                            f"{', '.join(allowed)}")
+        return value
+
+    def flag(self, item: Mapping[str, Any], key: str, where: str) -> bool:
+        value = item.get(key, False)
+        if not isinstance(value, bool):
+            raise self.fail(where, f"{key} must be true or false, got {value!r}")
+        return value
+
+    def number(self, value: Any, key: str, where: str, measure: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.fail(where, f"{key} must be a number, got {value!r}")
+        value = float(value)
+        if measure == "rate" and not 0.0 <= value <= 1.0:
+            raise self.fail(where, f"{key} {value:g} is outside [0, 1] (a rate is a "
+                            "share: write 0.95 for 95%)")
+        if measure == "count" and (value < 0 or not value.is_integer()):
+            raise self.fail(where, f"{key} {value:g} must be a whole number >= 0 for a "
+                            "count target")
+        return value
+
+    def date(self, value: Any, key: str, where: str, offset: int) -> pd.Timestamp:
+        if value is None:
+            return pd.NaT
+        if isinstance(value, dt.datetime):
+            raise self.fail(where, f"{key} must be a date without a time, got {value!r}")
+        if isinstance(value, dt.date):
+            return pd.Timestamp(value)
+        m = _MONTH_DAY.match(value) if isinstance(value, str) else None
+        if m is None:
+            raise self.fail(where, f"{key} must be 'MM-DD' or a date (YYYY-MM-DD), "
+                            f"got {value!r}")
+        try:
+            return pd.Timestamp(dt.date(self.year + offset, int(m[1]), int(m[2])))
+        except ValueError:
+            raise self.fail(where, f"{key} {value!r} is not a day of the year "
+                            f"{self.year + offset}") from None
+
+    def common(self, item: Mapping[str, Any], where: str, source: str, code: str,
+               measure: str, level: str) -> dict[str, Any]:
+        """Fields every entry shares, validated."""
+        if "threshold" not in item:
+            raise self.fail(where, "missing required key 'threshold'")
+        offset = item.get("year_offset", 0)
+        if not isinstance(offset, int) or isinstance(offset, bool):
+            raise self.fail(where, f"year_offset must be a whole number, got {offset!r}")
+        start = self.date(item.get("window_start"), "window_start", where, offset)
+        end = self.date(item.get("window_end"), "window_end", where, offset)
+        if pd.notna(start) and pd.notna(end) and end < start:
+            raise self.fail(where, f"window ends ({end.date()}) before it starts "
+                            f"({start.date()})")
+        return {
+            "code": code,
+            "name_zh": self.text(item, "name_zh", where),
+            "source": source,
+            "threshold": self.number(item["threshold"], "threshold", where, measure),
+            "comparison": self.choice(item, "comparison", where, COMPARISONS, ">="),
+            "level": self.choice(item, "level", where, LEVELS, level),
+            "window_start": start,
+            "window_end": end,
+            "lead_department": self.text(item, "lead_department", where, ""),
+            "plan_ref": self.text(item, "plan_ref", where, ""),
+            "measure": measure,
+        }
+
+    # -- sections ----------------------------------------------------------------------
+
+    def survey(self, item: Mapping[str, Any], where: str) -> Target:
+        code = self.choice(item, "code", where, INDICATORS)
+        return Target(**self.common(item, where, "survey", code, "rate", "county"))
+
+    def cell(self, item: Mapping[str, Any], where: str) -> Target:
+        category = self.choice(item, "category", where, CELL_CATEGORIES)
+        fields = self.common(item, where, "register", f"cell_{category}", "rate", "township")
+        for key in ("window_start", "window_end"):
+            if pd.isna(fields[key]):
+                raise self.fail(where, f"missing required key {key!r}")
+        filed = self.text(item, "filed_with", where, "")
+        if filed and filed not in NAMING_LEVELS:
+            raise self.fail(where, f"unknown filed_with {filed!r}; expected one of "
+                            f"{', '.join(NAMING_LEVELS)} (or leave it out: no filing)")
+        return Target(**fields, category=category,
+                      named_by=self.choice(item, "named_by", where, NAMING_LEVELS),
+                      filed_with=filed,
+                      signatures=self.flag(item, "signatures", where),
+                      public_notice=self.flag(item, "public_notice", where))
+
+    def structural(self, item: Mapping[str, Any], where: str) -> Target:
+        code = self.text(item, "code", where)
+        kind = self.choice(item, "kind", where, STRUCTURAL_KINDS)
+        measure = "count" if kind == "townships_excellent_count" else "rate"
+        if item.get("measure", measure) != measure:
+            raise self.fail(where, f"kind {kind!r} is a {measure} target, not "
+                            f"{item['measure']!r}")
+        category = ""
+        if kind == "category_rate":
+            category = self.choice(item, "category", where, CELL_CATEGORIES)
+        elif "category" in item:
+            raise self.fail(where, f"kind {kind!r} takes no category")
+        baseline = item.get("baseline")
+        return Target(**self.common(item, where, "structural", code, measure, "county"),
+                      kind=kind, category=category,
+                      baseline=math.nan if baseline is None
+                      else self.number(baseline, "baseline", where, measure))
+
+    def task(self, item: Mapping[str, Any], where: str) -> Target:
+        code = self.text(item, "code", where)
+        table = self.choice(item, "table", where, TASK_TABLES)
+        spec = TASK_TABLES[table]
+        measure = self.choice(item, "measure", where, ("rate", "count"))
+        level = spec.level
+        if item.get("level", level) != level:
+            raise self.fail(where, f"table {table!r} is kept per {level}, so level must be "
+                            f"{level!r}, not {item['level']!r}")
+        fields = self.common(item, where, "task", code, measure, level)
+        counts = spec.counts
+        cols: dict[str, str] = {}
+        needed = ("numerator", "denominator") if measure == "rate" else ("column",)
+        for key in ("column", "numerator", "denominator"):
+            if key in item and key not in needed:
+                raise self.fail(where, f"a {measure} task takes no {key!r}")
+        for key in needed:
+            cols[key] = self.choice(item, key, where, counts)
+        date_column = ""
+        if "date_column" in item:
+            date_column = self.choice(item, "date_column", where,
+                                      spec.observed + spec.events)
+        months: tuple[int, ...] = ()
+        if level == "county":
+            raw_months = item.get("months")
+            if (not isinstance(raw_months, list) or not raw_months
+                    or not all(isinstance(m, int) and not isinstance(m, bool) and 1 <= m <= 12
+                               for m in raw_months)):
+                raise self.fail(where, f"table {table!r} is kept per month: months must be "
+                                "a non-empty list of month numbers 1-12")
+            months = tuple(sorted(set(raw_months)))
+            if pd.isna(fields["window_start"]):
+                fields["window_start"] = pd.Timestamp(self.year, months[0], 1)
+            if pd.isna(fields["window_end"]):
+                fields["window_end"] = (pd.Timestamp(self.year, months[-1], 1)
+                                        + pd.offsets.MonthEnd(0))
+        elif "months" in item:
+            raise self.fail(where, f"table {table!r} is not kept per month; remove 'months'")
+        elif pd.isna(fields["window_end"]):
+            raise self.fail(where, "missing required key 'window_end' (the due date)")
+        towns = item.get("townships", [])
+        if not isinstance(towns, list) or any(t not in self.townships for t in towns):
+            raise self.fail(where, f"townships must list townships of the plan, got {towns!r}")
+        by_town = item.get("by_township", {})
+        if not isinstance(by_town, dict):
+            raise self.fail(where, "by_township must be a table of township = threshold")
+        overrides = []
+        for town, value in by_town.items():
+            if town not in self.townships:
+                raise self.fail(where, f"by_township names {town!r}, not a township of the "
+                                f"plan ({', '.join(self.townships)})")
+            overrides.append((town, self.number(value, f"by_township.{town}", where, measure)))
+        return Target(**fields, table=table, date_column=date_column, months=months,
+                      townships=tuple(towns), by_township=tuple(overrides), **cols)
+
+
+def replace_target(plan: Plan, code: str, **changes: Any) -> Plan:
+    """A copy of ``plan`` with one target's fields changed (no re-validation).
+
+    Meant for what-if analyses and tests, e.g. a lower threshold.
+
+    Examples
+    --------
+    >>> p = replace_target(load_plan(), "cell_hotel", threshold=0.9)
+    >>> p.target_for("cell_hotel"), load_plan().target_for("cell_hotel")
+    (0.9, 0.95)
+    """
+    plan.target(code)  # raises PlanError for an unknown code
+    entries = tuple(replace(t, **changes) if t.code == code else t for t in plan.entries)
+    return replace(plan, entries=entries)

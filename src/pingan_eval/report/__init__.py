@@ -1,0 +1,43 @@
+"""Reports: tables, text and charts for the township and county notebooks, HTML, the index.
+
+This layer formats; it computes no statistics. The notebooks call the names below
+(``report.headline_table(...)``); charts are in :mod:`pingan_eval.report.charts`.
+"""
+
+from pingan_eval.report.details import RegisterDetail, register_detail, task_detail
+from pingan_eval.report.formatting import fmt_ci, fmt_pct, html, period_zh, style
+from pingan_eval.report.inputs import ReportInputs, area_breakdowns, load_inputs
+from pingan_eval.report.methods import methods_table, provenance_table
+from pingan_eval.report.tables import (
+    breakdown_table,
+    change_table,
+    comparison_table,
+    headline_table,
+    register_table,
+)
+from pingan_eval.report.text import breakdown_note, headline_paragraph
+from pingan_eval.survey.breakdowns import BREAKDOWN_BY
+
+__all__ = [
+    "BREAKDOWN_BY",
+    "RegisterDetail",
+    "ReportInputs",
+    "area_breakdowns",
+    "breakdown_note",
+    "breakdown_table",
+    "change_table",
+    "comparison_table",
+    "fmt_ci",
+    "fmt_pct",
+    "headline_paragraph",
+    "headline_table",
+    "html",
+    "load_inputs",
+    "methods_table",
+    "period_zh",
+    "provenance_table",
+    "register_detail",
+    "register_table",
+    "style",
+    "task_detail",
+]

@@ -1,0 +1,179 @@
+"""Numbers and tables as a Chinese reader sees them: percentages, intervals, styled HTML.
+
+:func:`style` turns a table into a deterministic pandas Styler (verdict colours, greyed
+flagged rows, fixed table id); :func:`html` is what a notebook displays.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from pandas.io.formats.style import Styler
+
+from pingan_eval import labels
+from pingan_eval.plan import Plan
+
+if TYPE_CHECKING:
+    from IPython.display import HTML
+
+
+
+DASH = "—"
+
+
+N_HEADER = "样本量/单位数"
+
+
+_VERDICT_BG = {"达标": "#D6EAF8", "未达标": "#FADBD8", "尚无定论": "#FDEBD0"}
+
+
+def fmt_pct(x: float, digits: int = 1) -> str:
+    """A proportion as a percentage; NaN as a dash.
+
+    Examples
+    --------
+    >>> fmt_pct(0.9432), fmt_pct(1.0), fmt_pct(float("nan"))
+    ('94.3%', '100.0%', '—')
+    """
+    return DASH if x is None or not np.isfinite(x) else f"{100 * x:.{digits}f}%"
+
+
+def fmt_ci(low: float, high: float, digits: int = 1) -> str:
+    """A 95 % interval as ``low–high`` in percent; a dash when a bound is missing.
+
+    Examples
+    --------
+    >>> fmt_ci(0.921, 0.964)
+    '92.1%–96.4%'
+    """
+    if low is None or high is None or not (np.isfinite(low) and np.isfinite(high)):
+        return DASH
+    return f"{fmt_pct(low, digits)}–{fmt_pct(high, digits)}"
+
+
+def fmt_value(x: float, measure: str) -> str:
+    if measure == "count":
+        return DASH if not np.isfinite(x) else f"{x:g}"
+    return fmt_pct(x)
+
+
+def fmt_target(x: float, measure: str, comparison: str = ">=") -> str:
+    sign = {">=": "≥", ">": ">", "<=": "≤", "<": "<", "==": "="}.get(comparison, comparison)
+    if not np.isfinite(x):
+        return DASH
+    if measure != "count" and x == 1 and comparison == ">=":
+        return "100%"  # all of them: "≥100%" would read oddly
+    whole = measure != "count" and float(100 * x).is_integer()
+    return sign + (fmt_pct(x, 0) if whole else fmt_value(x, measure))
+
+
+def measure_of(plan: Plan, code: str, source: str = "") -> tuple[str, str]:
+    """How to print a summary row's value: ``count`` or ``rate``, and the comparison.
+
+    Task rows of the summary are completion shares whatever the task's own measure.
+    """
+    try:
+        t = plan.target(code)
+    except ValueError:
+        return "rate", ">="
+    return ("rate" if source == "task" else t.measure), t.comparison
+
+
+def flag_text(flag: str, reason: object) -> str:
+    """The flag in Chinese, with its reasons unless the estimate is ok."""
+    why = labels.reasons_zh(reason) if flag != "ok" else ""
+    return labels.zh("flag", flag) + (f"（{why}）" if why else "")
+
+
+def area_rows(summary: pd.DataFrame, area: str) -> pd.DataFrame:
+    from pingan_eval.errors import ReportError
+
+    rows = summary[summary["area"] == area]
+    if rows.empty:
+        known = ", ".join(dict.fromkeys(summary["area"].astype(str)))
+        raise ReportError(f"no summary rows for {area!r}; the summary has: {known}")
+    return rows
+
+
+def period_zh(period: str) -> str:
+    """``YYYY-MM`` in Chinese.
+
+    Examples
+    --------
+    >>> period_zh("2026-11")
+    '2026年11月'
+    """
+    p = pd.Period(period, freq="M")
+    return f"{p.year}年{p.month}月"
+
+
+def style(table: pd.DataFrame, *, uuid: str, caption: str | None = None,
+          align: str = "center") -> Styler:
+    """A deterministic Styler: no index, verdict colours, suppressed rows in grey.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A table of this module (Chinese headers, text cells).
+    uuid : str
+        Fixed id of the HTML table (distinct per table of a page), so that the HTML
+        is the same on every run.
+    caption : str, optional
+        Table caption.
+    align : str
+        CSS ``text-align`` of the cells (``"left"`` for tables of long text).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"指标": ["知晓率"], "结论": ["达标"], "可靠性": ["可靠"]})
+    >>> 'id="T_demo"' in style(t, uuid="demo").to_html()
+    True
+    """
+    styler = table.style.set_uuid(uuid).hide(axis="index")
+    if caption:
+        styler = styler.set_caption(caption)
+    verdict_cols = [c for c in table.columns if c == "结论" or str(c).endswith("结论")]
+    if verdict_cols:
+        styler = styler.map(lambda v: f"background-color: {_VERDICT_BG[v]}"
+                            if v in _VERDICT_BG else "", subset=verdict_cols)
+    if "可靠性" in table.columns:
+        grey = table["可靠性"].str.startswith(labels.SUPPRESSED)
+        styler = styler.apply(lambda row: ["color: #8C8C8C" if grey[row.name] else ""
+                                           for _ in row], axis=1)
+    return styler.set_table_styles([
+        {"selector": "th", "props": "text-align: center; background-color: #F2F2F2;"
+                                    " padding: 4px 8px;"},
+        {"selector": "td", "props": f"text-align: {align}; padding: 3px 8px;"
+                                    + (" white-space: nowrap;" if align == "center" else "")},
+        {"selector": "caption", "props": "caption-side: top; font-weight: bold;"
+                                         " text-align: left; padding: 4px 0;"},
+    ])
+
+
+def html(table: pd.DataFrame, *, uuid: str, caption: str | None = None,
+         align: str = "center") -> HTML:
+    """:func:`style` as an :class:`IPython.display.HTML` object for ``display()``.
+
+    A Styler shown in a notebook also stores its text form, which carries a memory
+    address; this object's text form is fixed, so committed notebook outputs are the same
+    from run to run.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> out = html(pd.DataFrame({"指标": ["知晓率"]}), uuid="demo")
+    >>> 'id="T_demo"' in out.data, repr(out).startswith("<IPython.core.display.HTML")
+    (True, True)
+    """
+    from IPython.display import HTML
+
+    return HTML(style(table, uuid=uuid, caption=caption, align=align).to_html())
+
+
+def fmt_points(x: float) -> str:
+    """A difference of proportions in signed percentage points, never "-0.0"."""
+    value = round(100 * float(x), 1)
+    return f"{value + 0.0:+.1f}" if value != 0 else "±0.0"

@@ -1,0 +1,137 @@
+"""How the numbers were made (methods) and where they come from (provenance).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pingan_eval import paths
+from pingan_eval.report.formatting import DASH, area_rows, fmt_pct, period_zh
+
+_PACKAGES = ("pingan-eval", "numpy", "pandas", "scipy", "matplotlib", "papermill",
+             "nbconvert")
+
+
+def methods_table(summary: pd.DataFrame, area: str, *,
+                  raw_dir: str | os.PathLike = paths.SAMPLE_RAW_DIR,
+                  processed_dir: str | os.PathLike = paths.PROCESSED_DIR) -> pd.DataFrame:
+    """How the survey numbers of ``area`` were made: sample, response, design effect, weights.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        The period summary (for the design effects of ``area``).
+    area : str
+        A township or the county.
+    raw_dir, processed_dir : path
+        Dataset folder (fieldwork counts) and processed folder (respondents,
+        ``validation.json``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Two text columns, 项目 and 内容, one row per fact. Every value is deterministic
+        for given data (no dates, versions or paths).
+    """
+    from pingan_eval.data.prepare import load_respondents
+    from pingan_eval.data.readers import read_fieldwork, read_frame
+
+    rows = area_rows(summary, area)
+    period = str(rows["period"].iloc[0])
+    county = rows["area_level"].iloc[0] == "county"
+    resp = load_respondents(period, processed_dir)
+    if not county:
+        resp = resp[resp["township"] == area]
+    frame = read_frame(Path(raw_dir) / "frame.csv")
+    field = read_fieldwork(Path(raw_dir) / "fieldwork" / f"{period}.csv", frame)
+    if not county:
+        field = field[field["township"] == area]
+    selected, responded = field["households_selected"].sum(), field["households_responded"].sum()
+    report = json.loads((Path(processed_dir) / period / "validation.json").read_text(
+        encoding="utf-8"))
+    weighting = report.get("weighting", {})
+    kish = weighting.get("kish_deff", np.nan)
+    if not county:
+        kish = next((t["kish_deff"] for t in weighting.get("townships", [])
+                     if t["township"] == area), np.nan)
+    survey = rows[rows["source"] == "survey"]
+    deffs = "；".join(f"{r.name_zh} {r.deff:.2f}" for r in survey.itertuples()
+                     if np.isfinite(r.deff))
+    counts = report.get("counts", {})
+    facts = [
+        ("调查月份", period_zh(period)),
+        ("样本量", f"{len(resp)}名受访者，来自{resp['village'].nunique()}个抽中村(社区)"),
+        ("户应答率", f"{fmt_pct(responded / selected) if selected else DASH}"
+                     f"（抽中{selected:.0f}户，完成{responded:.0f}户）"),
+        ("全县数据核查", f"读入{counts.get('read', DASH)}行，保留{counts.get('kept', DASH)}行，"
+                        f"剔除{counts.get('rejected', DASH)}行（明细见 validation.md）"),
+        ("抽样设计", "按乡镇分层，村(社区)为初级抽样单位（按户数PPS抽取），"
+                     "抽中户内随机访问1名18岁以上居民"),
+        ("加权", "基础权数=村入样概率与户内抽样的倒数×户内成人数；按村调整无应答；"
+                 "再按人口普查的性别、年龄组、民族分布迭代比例加权（raking）"),
+        ("加权设计效应（Kish）", f"{kish:.2f}" if np.isfinite(kish) else DASH),
+        ("设计效应（各指标）", deffs or DASH),
+        ("方差估计", "泰勒线性化，分层整群、有放回近似；比例的置信区间为logit区间，"
+                     "与R survey包 svyciprop(method = \"logit\") 一致"),
+        ("判定规则", "95%置信区间下限≥目标为达标；上限<目标为未达标；区间包含目标为尚无定论"),
+        ("可靠性规则", "按美国国家卫生统计中心（NCHS）比例数据呈现标准：有效样本量过小或"
+                       "置信区间过宽的估计不予显示，精度较低的估计标注“需谨慎解读”"),
+    ]
+    return pd.DataFrame(facts, columns=["项目", "内容"])
+
+
+def provenance_table(period: str, *,
+                     raw_dir: str | os.PathLike = paths.SAMPLE_RAW_DIR,
+                     processed_dir: str | os.PathLike = paths.PROCESSED_DIR) -> pd.DataFrame:
+    """Where the numbers come from: input file hashes, package versions, code commit.
+
+    These values change between machines and runs (versions, commit), so a notebook
+    shows this table in a cell nbval does not compare.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Two text columns, 项目 and 内容: one row per input file (SHA-256: the survey
+        inputs from ``validation.json``, the registers and task logs hashed now), the
+        Python and package versions, the git commit.
+    """
+    from pingan_eval.fileio import sha256_file
+
+    report = json.loads((Path(processed_dir) / period / "validation.json").read_text(
+        encoding="utf-8"))
+    hashes = dict(report.get("inputs", {}))
+    for sub in ("registers", "tasks"):
+        folder = Path(raw_dir) / sub
+        if folder.is_dir():
+            hashes.update({f"{sub}/{f.name}": sha256_file(f)
+                           for f in sorted(folder.iterdir()) if f.is_file()})
+    facts = [(f"数据文件 {name}", f"SHA-256 {digest}") for name, digest in sorted(hashes.items())]
+    facts.append(("Python", platform.python_version()))
+    for pkg in _PACKAGES:
+        try:
+            facts.append((pkg, metadata.version(pkg)))
+        except metadata.PackageNotFoundError:
+            facts.append((pkg, "未安装"))
+    facts.append(("代码版本（git commit）", _git_commit()))
+    return pd.DataFrame(facts, columns=["项目", "内容"])
+
+
+def _git_commit() -> str:
+    """HEAD of the project checkout, "+ 未提交的修改" when dirty; a note outside git."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=paths.PROJ_ROOT, check=True,
+                              capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=paths.PROJ_ROOT, check=True, capture_output=True,
+                               text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "未知（不是git检出目录）"
+    return head + ("（有未提交的修改）" if dirty else "")
