@@ -1,0 +1,122 @@
+"""The breakdown chart: estimates with 95 % interval whiskers for the groups of one
+breakdown (village, sex, age group, ethnicity).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from pingan_eval import labels
+from pingan_eval.report.charts.layout import (
+    FLAG_STYLE,
+    GRID,
+    TARGET,
+    figure_legend,
+    indicator_order,
+    layout_rows,
+    limits,
+    new_figure,
+    set_title,
+    suptitle,
+)
+
+_BAR_EDGE = "#0072B2"
+
+
+def breakdown_plot(table: pd.DataFrame, *, title: str,
+                   indicators: Sequence[str] | None = None) -> Figure:
+    """Estimates with 95 % interval whiskers for the groups of one breakdown.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Rows of :func:`pingan_eval.report.tables.breakdowns` for one breakdown variable:
+        ``level, indicator, name_zh, estimate, ci_low, ci_high, target, flag``.
+    title : str
+        Figure title, e.g. ``"青河镇：按性别"``.
+    indicators : sequence of str, optional
+        Indicator codes, in order; default every one in the table.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One panel per indicator, one row per group (table order): a point at the
+        estimate with its interval as whiskers, the target as a dashed line. The axis
+        starts near the lowest interval bound (not at 0: the estimates sit close to
+        100 %, and bars from 0 would hide every difference). ``review`` estimates are
+        hollow with dotted whiskers; ``suppress`` groups keep their row, with
+        "数据不足，不予显示" instead of a point.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"level": ["男", "女"], "indicator": "awareness",
+    ...     "name_zh": "知晓率", "estimate": [0.97, float("nan")],
+    ...     "ci_low": [0.95, float("nan")], "ci_high": [0.98, float("nan")],
+    ...     "target": 0.95, "flag": ["ok", "suppress"]})
+    >>> fig = breakdown_plot(t, title="青河镇：按性别")
+    >>> any(t.get_text() == " 数据不足，不予显示" for t in fig.axes[0].texts)
+    True
+    """
+    codes = indicator_order(table, indicators)
+    if not codes:
+        raise ValueError("breakdown_plot: the table is empty")
+    levels = list(dict.fromkeys(table["level"].astype(str)))
+    fig, axes = new_figure(1, len(codes), 2.2 * len(codes) + 1.4, 0.36 * len(levels) + 1.8,
+                            sharey=True, sharex=True)
+    y = {lv: i for i, lv in enumerate(levels)}
+    shown = table[table["flag"] != "suppress"]
+    lo, hi = limits(shown["ci_low"], float(table["target"].min()))
+    for ax, code in zip(axes[0], codes, strict=True):
+        rows = table[table["indicator"] == code]
+        _whiskers(ax, rows, np.array([y[lv] for lv in rows["level"].astype(str)], dtype=float),
+                  lo)
+        ax.axvline(float(rows["target"].iloc[0]), **TARGET)
+        set_title(ax, str(rows["name_zh"].iloc[0]))
+        ax.set_xlim(lo, hi)
+        ax.tick_params(labelsize=8)
+        ax.grid(axis="x", color=GRID)
+    axes[0][0].set_yticks(range(len(levels)), levels)
+    axes[0][0].set_ylim(len(levels) - 0.5, -0.5)
+    handles = [Line2D([0, 1], [0, 0], color=_BAR_EDGE, marker="o", markersize=6,
+                      label="估计值与95%置信区间"),
+               Line2D([], [], label=f"目标 {float(table['target'].iloc[0]):.0%}", **TARGET)]
+    if (table["flag"] == "review").any():
+        handles.append(Line2D([0, 1], [0, 0], color=_BAR_EDGE, marker="o", markersize=6,
+                              markerfacecolor="white", linestyle=":",
+                              label=f"空心、虚线：{labels.FLAGS['review']}"))
+    if (table["flag"] == "suppress").any():
+        handles.append(Line2D([], [], linestyle="",
+                              label=f"{labels.SUPPRESSED}：样本过少或区间过宽"))
+    top = suptitle(fig, title)
+    bottom = figure_legend(fig, handles, ncol=4)
+    layout_rows(fig, axes, levels, top=top, bottom=bottom, lo=lo, hi=hi, label_size=8)
+    return fig
+
+
+def _whiskers(ax, rows: pd.DataFrame, y: np.ndarray, lo: float) -> None:
+    """Estimates with interval whiskers at rows ``y``: one errorbar for the ``ok`` and
+    one (hollow, dotted) for the ``review`` rows, a note for each suppressed row."""
+    estimate = rows["estimate"].to_numpy(dtype=float)
+    hidden = rows["flag"].eq("suppress").to_numpy() | ~np.isfinite(estimate)
+    for yy in y[hidden]:
+        ax.text(lo, yy, " " + labels.SUPPRESSED, va="center", ha="left", fontsize=7,
+                color=FLAG_STYLE["color"])
+    review = rows["flag"].eq("review").to_numpy()
+    low = rows["ci_low"].to_numpy(dtype=float)
+    high = rows["ci_high"].to_numpy(dtype=float)
+    for dotted in (False, True):
+        pick = ~hidden & (review == dotted)
+        if not pick.any():
+            continue
+        bars = ax.errorbar(estimate[pick], y[pick],
+                           xerr=[estimate[pick] - low[pick], high[pick] - estimate[pick]],
+                           fmt="o", color=_BAR_EDGE, markersize=6, capsize=3, elinewidth=1.4,
+                           markerfacecolor="white" if dotted else _BAR_EDGE)
+        if dotted:
+            bars.lines[2][0].set_linestyle(":")

@@ -1,0 +1,171 @@
+"""The forest plot: estimates and 95 % intervals of an area beside the county and the
+other townships, one panel per indicator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib as mpl
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from pingan_eval import labels
+from pingan_eval.report.charts.layout import (
+    FLAG_STYLE,
+    GRID,
+    TARGET,
+    VERDICT_STYLE,
+    figure_legend,
+    indicator_order,
+    layout_rows,
+    limits,
+    new_figure,
+    set_title,
+    suptitle,
+)
+
+_HIGHLIGHT = "#FFF3C4"
+#: The other townships' estimates on one row of a large county's forest plot.
+_STRIP = {"linestyle": "", "marker": "|", "markersize": 11, "markeredgewidth": 1.2,
+          "color": "#7F7F7F", "alpha": 0.6}
+#: Above this many areas, a township's forest plot folds the other townships into a strip.
+FOREST_FULL_ROWS = 15
+
+
+def _legend_handles(table: pd.DataFrame, target: float | None) -> list:
+    handles = [Line2D([], [], linestyle="", markersize=8, label=labels.zh("verdict", v),
+                      color=s["color"], marker=s["marker"])
+               for v, s in VERDICT_STYLE.items() if (table["verdict"] == v).any()]
+    if (table["flag"] == "review").any():
+        handles.append(Line2D([0, 1], [0, 0], linestyle=":", marker="o", markersize=8,
+                              markerfacecolor="white", color=FLAG_STYLE["color"],
+                              label=f"空心、虚线：{labels.FLAGS['review']}"))
+    if (table["flag"] == "suppress").any():
+        handles.append(Line2D([], [], linestyle="", label=labels.SUPPRESSED + "（已注明）"))
+    if target is not None:
+        handles.append(Line2D([], [], label=f"目标 {target:.0%}", **TARGET))
+    return handles
+
+
+def forest_plot(summary: pd.DataFrame, area: str, *, period: str | None = None,
+                indicators: Sequence[str] | None = None) -> Figure:
+    """Estimates and 95 % intervals of ``area`` beside the county and the other townships.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        :func:`pingan_eval.summary.period_summary` output (one period). Only survey rows
+        are drawn.
+    area : str
+        The township (or county) to highlight.
+    period : str, optional
+        Shown in the title; default the table's period.
+    indicators : sequence of str, optional
+        Indicator codes to draw, in order; default every survey indicator of the table.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One panel per indicator; one row per area (county first, table order), the
+        target as a dashed line. Colour and shape give the verdict; flagged estimates
+        are hollow with a dotted interval (``review``) or replaced by a note
+        (``suppress``). For a township of a county with more than
+        :data:`FOREST_FULL_ROWS` areas the other townships share one row, as grey
+        ticks at their estimates (suppressed ones left out), so the township's own row
+        stays readable; the county overview always lists every township.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"period": "2026-11", "area": ["青河县", "青河镇"],
+    ...     "area_level": ["county", "township"], "indicator": "awareness",
+    ...     "name_zh": "知晓率", "source": "survey", "estimate": [0.97, 0.98],
+    ...     "ci_low": [0.96, 0.95], "ci_high": [0.98, 0.99], "target": 0.95,
+    ...     "verdict": ["met", "undecided"], "flag": "ok", "flag_reason": ""})
+    >>> fig = forest_plot(t, "青河镇")
+    >>> [ax.get_title() for ax in fig.axes]
+    ['知晓率']
+    """
+    survey = summary[summary["source"] == "survey"]
+    codes = indicator_order(survey, indicators)
+    if not codes:
+        raise ValueError("forest_plot: the summary has no survey rows")
+    areas = list(dict.fromkeys(survey["area"]))
+    period = period or str(survey["period"].iloc[0])
+    is_county = (survey.loc[survey["area"] == area, "area_level"] == "county").any()
+    counties = list(dict.fromkeys(survey.loc[survey["area_level"] == "county", "area"]))
+    others = [a for a in areas if a != area and a not in counties]
+    # A township of a large county: its own and the county's rows, the others as a strip
+    # of points (a hundred labelled rows in every township report would bury it).
+    strip = None
+    if not is_county and area in areas and len(areas) > FOREST_FULL_ROWS:
+        strip = f"其他{len(others)}个乡镇"
+        rows_shown = [*counties, area, strip]
+    else:
+        rows_shown = areas
+    fig, axes = new_figure(1, len(codes), 2.3 * len(codes) + 1.6,
+                            0.42 * len(rows_shown) + 1.9, sharey=True, sharex=True)
+    y = {a: i for i, a in enumerate(rows_shown)}
+    lo, hi = limits(survey.loc[survey["flag"] != "suppress", "ci_low"],
+                     float(survey["target"].min()))
+    for ax, code in zip(axes[0], codes, strict=True):
+        rows = survey[survey["indicator"] == code]
+        if area in y:
+            ax.axhspan(y[area] - 0.45, y[area] + 0.45, color=_HIGHLIGHT, zorder=0)
+        labelled = rows[rows["area"].isin(list(y))]
+        _intervals(ax, labelled, np.array([y[a] for a in labelled["area"]], dtype=float), lo)
+        if strip is not None:
+            rest = rows[rows["area"].isin(others) & (rows["flag"] != "suppress")]
+            ax.plot(rest["estimate"], np.full(len(rest), float(y[strip])), **_STRIP)
+        ax.axvline(float(rows["target"].iloc[0]), **TARGET, zorder=1)
+        set_title(ax, str(rows["name_zh"].iloc[0]))
+        ax.set_xlim(lo, hi)
+        ax.tick_params(axis="x", labelsize=8)
+        ax.grid(axis="x", color=GRID, zorder=0)
+    ax0 = axes[0][0]
+    ax0.set_yticks(range(len(rows_shown)), rows_shown)
+    ax0.set_ylim(len(rows_shown) - 0.5, -0.5)
+    for tick in ax0.get_yticklabels():
+        if tick.get_text() == area:
+            tick.set_fontweight("bold")
+    heading = f"{area}与各乡镇" if is_county else f"{area}与全县、其他乡镇"
+    shown = survey[survey["indicator"].isin(codes)]
+    handles = _legend_handles(shown[shown["area"].isin(list(y))],
+                              float(survey["target"].iloc[0]))
+    if strip is not None:
+        handles.insert(-1, Line2D([], [], label="其他乡镇估计值（不含区间）", **_STRIP))
+    top = suptitle(fig, f"{heading}比较：估计值及95%置信区间（{period}）")
+    bottom = figure_legend(fig, handles, ncol=6)
+    layout_rows(fig, axes, rows_shown, top=top, bottom=bottom, lo=lo, hi=hi,
+                 label_size=mpl.rcParams["ytick.labelsize"], bold=area)
+    return fig
+
+
+def _intervals(ax, rows: pd.DataFrame, y: np.ndarray, lo: float) -> None:
+    """Estimates with their intervals at rows ``y``, styled by verdict and flag.
+
+    One artist per style, not per row: a county of 100 townships draws 5 x 100 rows.
+    """
+    estimate = rows["estimate"].to_numpy(dtype=float)
+    hidden = rows["flag"].eq("suppress").to_numpy() | ~np.isfinite(estimate)
+    for yy in y[hidden]:
+        ax.text(lo, yy, " " + labels.SUPPRESSED, va="center", ha="left", fontsize=7,
+                color=FLAG_STYLE["color"])
+    verdict = rows["verdict"].where(rows["verdict"].isin(list(VERDICT_STYLE)), "undecided")
+    review = rows["flag"].eq("review").to_numpy()
+    for v, style in VERDICT_STYLE.items():
+        for dotted in (False, True):
+            pick = ~hidden & verdict.eq(v).to_numpy() & (review == dotted)
+            if not pick.any():
+                continue
+            # hlines' segments each start their dot pattern, as one line per row did
+            ax.hlines(y[pick], rows["ci_low"].to_numpy(dtype=float)[pick],
+                      rows["ci_high"].to_numpy(dtype=float)[pick], colors=style["color"],
+                      linestyles=":" if dotted else "-", linewidth=1.8 if dotted else 2.2,
+                      capstyle="butt" if dotted else "projecting", zorder=2)
+            ax.plot(estimate[pick], y[pick], linestyle="", marker=style["marker"],
+                    markersize=7, color=style["color"], markeredgewidth=1.6, zorder=3,
+                    markerfacecolor="white" if dotted else style["color"])
