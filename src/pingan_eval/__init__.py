@@ -35,6 +35,7 @@ _EXPORTS: dict[str, str] = {
     "sample_size": "survey.planning",
     "sample_size_table": "survey.planning",
     "evaluate": "survey.targets",
+    "fay_herriot": "survey.fay_herriot",
     "period_summary": "summary",
     "load_tasks": "registers.tasks",
     "task_completion": "registers.tasks",
@@ -53,6 +54,7 @@ __all__ = [
     "change",
     "effective_n",
     "evaluate",
+    "fay_herriot",
     "kish_deff",
     "load_plan",
     "load_registers",
@@ -100,6 +102,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
     from pingan_eval.summary import period_summary
     from pingan_eval.survey.calibration import census_margins
     from pingan_eval.survey.design import SurveyDesign
+    from pingan_eval.survey.fay_herriot import fay_herriot
     from pingan_eval.survey.planning import sample_size, sample_size_table
     from pingan_eval.survey.targets import evaluate
     from pingan_eval.survey.weighting import effective_n, kish_deff, trim_weights, weight_summary
