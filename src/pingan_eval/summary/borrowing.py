@@ -1,0 +1,172 @@
+"""Estimates that borrow strength: pooled months and the township-by-month model.
+
+A township's monthly direct estimate rests on 5-6 villages (4-5 design degrees of
+freedom), so against a 95 % target most months are undecided. Two estimators borrow:
+
+- ``pooled``: the prepared respondents of a window of months (default
+  quarter to date and year to date) stacked, weights divided
+  by the number of months, each village one PSU throughout
+  (:func:`pingan_eval.survey.pooling.pooled_estimates`);
+- ``model``: the township + AR(1) township-month model on the arcsine scale
+  (:func:`pingan_eval.survey.township_month.township_month_realtime`), fed the monthly
+  direct estimates, design effects smoothed over months and townships, and the design's
+  correlation between a township's months
+  (:func:`pingan_eval.survey.pooling.month_covariance`).
+
+The model of month t uses the months of t's calendar (plan) year up to t and nothing
+later, so a published report never changes when later waves arrive. This module
+assembles rows in the shape of the period summary; the statistics are in
+:mod:`pingan_eval.survey`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pingan_eval.plan import Plan
+
+__all__ = ["MonthPanel", "model_rows", "month_panel", "model_year", "pooled_rows"]
+
+#: Column order of the survey rows this module returns (then ``period`` and the text).
+_ROW_STATS = ("estimate", "se", "ci_low", "ci_high", "df", "n", "deff")
+
+
+@dataclass(frozen=True)
+class MonthPanel:
+    """The prepared months an estimate may borrow from, loaded once.
+
+    Attributes
+    ----------
+    periods : list of str
+        The months, oldest first.
+    respondents : dict
+        Period -> prepared respondents (``township, village, weight`` and the indicators).
+    direct : pandas.DataFrame
+        The monthly direct township estimates of every survey indicator:
+        ``period, township, indicator, estimate, se, df, n, deff``.
+    """
+
+    periods: list[str]
+    respondents: dict[str, pd.DataFrame]
+    direct: pd.DataFrame
+
+
+def model_year(period: str, available: Sequence[str]) -> list[str]:
+    """The months the model of ``period`` uses: its calendar year's available months up to it.
+
+    Examples
+    --------
+    >>> model_year("2026-03", ["2025-12", "2026-01", "2026-02", "2026-03", "2026-04"])
+    ['2026-01', '2026-02', '2026-03']
+    """
+    year = period[:4]
+    return sorted(m for m in set(available) if m[:4] == year and m <= period)
+
+
+def month_panel(periods: Sequence[str], processed_dir: str | os.PathLike,
+                plan: Plan) -> MonthPanel:
+    """Load the prepared respondents and the direct township estimates of ``periods``."""
+    from pingan_eval.data.prepare import load_design, load_respondents
+
+    respondents, direct = {}, []
+    for period in sorted(set(periods)):
+        design = load_design(period, processed_dir)
+        respondents[period] = load_respondents(period, processed_dir)
+        for target in plan.survey:
+            est = design.proportion(target.code, by="township")
+            direct.append(est.assign(period=period, indicator=target.code))
+    table = pd.concat(direct, ignore_index=True) if direct else pd.DataFrame()
+    return MonthPanel(sorted(set(periods)), respondents, table)
+
+
+def model_rows(panel: MonthPanel, plan: Plan, periods: Sequence[str], *,
+               level: float = 0.95) -> pd.DataFrame:
+    """Model estimates of every township and survey indicator for each of ``periods``.
+
+    Month t is fitted on :func:`model_year` (t) only; ``panel`` must hold those months.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``period, area, indicator, estimate, se, ci_low, ci_high, df, n, deff,
+        shrinkage, break_period``: ``se`` is the root MSE on the rate scale (variance
+        components' uncertainty included), ``df`` infinite (normal intervals), ``n`` the
+        month's respondents, ``deff`` NaN.
+    """
+    from pingan_eval.survey.month_correlation import lag_correlation
+    from pingan_eval.survey.pooling import month_covariance
+    from pingan_eval.survey.township_month import smooth_deff, township_month_realtime
+
+    years: dict[str, list[str]] = {}
+    for period in periods:
+        years.setdefault(period[:4], []).append(period)
+    frames = []
+    for wanted in years.values():
+        months = model_year(max(wanted), panel.periods)
+        codes = [t.code for t in plan.survey]
+        direct = panel.direct[panel.direct["period"].isin(months)]
+        cov = month_covariance({m: panel.respondents[m] for m in months}, codes,
+                               strata="township", psu="village", weights="weight",
+                               by="township")
+        for code in codes:
+            table = direct[direct["indicator"] == code]
+            table = table[np.isfinite(table["estimate"])]
+            table = smooth_deff(table, area="township", period="period")
+            corr = lag_correlation(cov.loc[cov["variable"] == code,
+                                           ["township", "period_a", "period_b", "corr"]])
+            fit = township_month_realtime(table, corr, area="township", period="period",
+                                          estimate="estimate", n_eff="n_eff", level=level)
+            est = fit.estimates[fit.estimates["period"].isin(wanted)]
+            n = table.set_index(["township", "period"])["n"]
+            frames.append(pd.DataFrame({
+                "period": est["period"].to_numpy(), "area": est["township"].to_numpy(),
+                "indicator": code, "estimate": est["estimate"].to_numpy(),
+                "se": np.sqrt(est["mse"].to_numpy()), "ci_low": est["ci_low"].to_numpy(),
+                "ci_high": est["ci_high"].to_numpy(), "df": np.inf,
+                "n": n.reindex(list(zip(est["township"], est["period"], strict=True)))
+                .to_numpy(dtype=float),
+                "deff": np.nan, "shrinkage": est["shrinkage"].to_numpy(),
+                "break_period": est["break_period"].to_numpy()}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def pooled_rows(panel: MonthPanel, plan: Plan, period: str, *,
+                windows: Sequence[str] = ("quarter", "ytd"),
+                level: float = 0.95) -> pd.DataFrame:
+    """Pooled estimates for the county and every township over ``windows``.
+
+    A window of one month is the month's direct estimate and gives no pooled row.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``period, window, window_start, area, area_level, indicator, estimate, se,
+        ci_low, ci_high, df, n, deff``.
+    """
+    from pingan_eval.survey.pooling import pooled_estimates, window_periods
+
+    codes = [t.code for t in plan.survey]
+    frames = []
+    for window in windows:
+        months = window_periods(period, window, panel.periods)
+        if len(months) < 2:
+            continue
+        data = {m: panel.respondents[m] for m in months}
+        towns = pooled_estimates(data, codes, by="township", method="logit", level=level)
+        county = pooled_estimates(data, codes, by=None, method="logit", level=level)
+        both = pd.concat([
+            county.assign(area=plan.county, area_level="county"),
+            towns.rename(columns={"township": "area"}).assign(area_level="township")],
+            ignore_index=True)
+        frames.append(both.rename(columns={"variable": "indicator"}).assign(
+            period=period, window=window, window_start=months[0]))
+    cols = ["period", "window", "window_start", "area", "area_level", "indicator",
+            *_ROW_STATS]
+    if not frames:
+        return pd.DataFrame(columns=cols)
+    return pd.concat(frames, ignore_index=True)[cols]
