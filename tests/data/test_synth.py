@@ -17,7 +17,8 @@ import pytest
 from scipy import stats
 
 from pingan_eval import cli, paths
-from pingan_eval.data.synth import CATEGORIES, TOWNSHIPS, _pps_systematic, synth_county
+from pingan_eval.data.synth import CATEGORIES, TOWNSHIPS, synth_county
+from pingan_eval.data.synth.generate import _pps_systematic
 from pingan_eval.errors import PinganEvalError
 
 SAMPLE = paths.SAMPLE_RAW_DIR

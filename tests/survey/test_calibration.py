@@ -397,7 +397,7 @@ def test_residualize_many_domains_equals_dense_loop(design_data, margins, case, 
     with township ("twice" adds a county-wide sex margin, which links all townships)."""
     from scipy import sparse
 
-    from pingan_eval.survey import calibration
+    from pingan_eval.survey import residuals
 
     res = rake(design_data, design_data["weight"].to_numpy(), margins)
     steps = res.steps
@@ -421,7 +421,7 @@ def test_residualize_many_domains_equals_dense_loop(design_data, margins, case, 
             assert got[outside, j].any()
     assert not got[:, -2].any()
     # Small chunks of columns change nothing.
-    monkeypatch.setattr(calibration, "_CHUNK_ENTRIES", 100)
+    monkeypatch.setattr(residuals, "_CHUNK_ENTRIES", 100)
     np.testing.assert_array_equal(residualize(x, steps), got)
 
 

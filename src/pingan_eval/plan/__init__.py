@@ -5,10 +5,10 @@ validates a plan file, raising :class:`~pingan_eval.errors.PlanError` naming the
 the entry.
 """
 
-from pingan_eval.plan.plan import (
+from pingan_eval.plan.loader import DEFAULT_PLAN, load_plan
+from pingan_eval.plan.schema import (
     CELL_CATEGORIES,
     COMPARISONS,
-    DEFAULT_PLAN,
     INDICATORS,
     LEVELS,
     NAMING_LEVELS,
@@ -20,7 +20,6 @@ from pingan_eval.plan.plan import (
     Target,
     TaskTable,
     as_plan,
-    load_plan,
     replace_target,
     resolve_as_of,
 )

@@ -2,29 +2,35 @@
 
 The input is the safe-cell register and the eligible-unit counts
 (``registers/safe_cells.csv`` and ``registers/eligible.csv``, see data/raw/README.md);
-every threshold, window and naming rule comes from the plan (:mod:`pingan_eval.plan.plan`).
+every threshold, window and naming rule comes from the plan (:mod:`pingan_eval.plan`).
 
 A unit *holds* a naming on date ``d`` when ``named_on <= d`` and it was not revoked
 (摘牌) on or before ``d``. A held naming *counts* toward the naming rate only when it has
 no procedure defect (:data:`DEFECT_RULES`). Defects are listed by
 :func:`procedure_defects`, never dropped silently.
+
+Reading and validating the register is :mod:`pingan_eval.registers.cell_inputs`, the
+procedure checks are :mod:`pingan_eval.registers.defects`; their public names are
+re-exported here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from pingan_eval import labels
-from pingan_eval.errors import DataError
-from pingan_eval.plan import NAMING_LEVELS, Plan, PlanLike, as_plan, resolve_as_of
-from pingan_eval.registers.columns import as_text, cell_error, counts, dates, known
+from pingan_eval.plan import PlanLike
+from pingan_eval.registers.cell_inputs import (
+    PROCEDURE_COLUMNS,
+    REGISTER_COLUMNS,
+    Inputs,
+    load_registers,
+    skipped_checks,
+)
+from pingan_eval.registers.defects import DEFECT_RULES, DefectRule, assess, pair_counts
 
 __all__ = [
     "DEFECT_RULES",
@@ -42,349 +48,8 @@ __all__ = [
     "township_standards",
 ]
 
-#: Columns the safe-cell register must have.
-REGISTER_COLUMNS = ("unit_id", "township", "village", "category", "applied_on", "named_on",
-                    "revoked_on")
-#: Optional procedure columns; a check whose column is absent is skipped.
-PROCEDURE_COLUMNS = ("named_by", "filed_with", "notice_start", "notice_end", "adults",
-                     "adults_signed")
-_DATES = ("applied_on", "named_on", "revoked_on", "notice_start", "notice_end")
-
-
-@dataclass(frozen=True)
-class DefectRule:
-    """A procedure check: its code, Chinese label, meaning and the columns it needs."""
-
-    code: str
-    label_zh: str
-    meaning: str
-    columns: tuple[str, ...] = ()
-
-
-#: Every procedure check, by code, in report order.
-DEFECT_RULES: dict[str, DefectRule] = {r.code: r for r in (
-    DefectRule("named_before_applied", "命名日期早于申请日期",
-               "named_on is before applied_on"),
-    DefectRule("revoked_before_named", "摘牌日期早于命名日期",
-               "revoked_on is before named_on"),
-    DefectRule("revoked_not_named", "未命名却有摘牌日期",
-               "revoked_on is set but named_on is blank"),
-    DefectRule("signatures", "成年家庭成员未全部本人签名",
-               "a unit whose category needs signatures is named with adults_signed < "
-               "adults, or with either blank", ("adults", "adults_signed")),
-    DefectRule("signatures_exceed_adults", "签名人数多于成年成员数",
-               "adults_signed > adults (the row contradicts itself)",
-               ("adults", "adults_signed")),
-    DefectRule("wrong_level", "命名层级不符",
-               "named_by is blank or not the level the plan names this category at",
-               ("named_by",)),
-    DefectRule("not_filed", "未备案", "filed_with is blank where the plan requires filing",
-               ("filed_with",)),
-    DefectRule("wrong_filing", "备案层级不符",
-               "filed_with is not the level the plan files this category with",
-               ("filed_with",)),
-    DefectRule("no_public_notice", "未经公示",
-               "a category that needs a public notice (公示) is named without notice dates",
-               ("notice_start", "notice_end")),
-    DefectRule("notice_out_of_order", "公示日期顺序不符",
-               "notice_end before notice_start, or named before the notice ended",
-               ("notice_start", "notice_end")),
-    DefectRule("outside_eligible", "超出乡镇应创建单位数",
-               "held naming in a township and category with no eligible units, or beyond "
-               "the eligible count (the latest namings are the surplus)"),
-)}
-
-#: How a blank date, count or level reads in a Chinese defect detail.
-_BLANK_ZH = "未填"
-
 #: Window status values of :func:`naming_rates`.
 WINDOW_STATUSES = ("not_started", "open", "closed_on_time", "overdue")
-
-
-# -- input ---------------------------------------------------------------------------------
-
-def _register(register: pd.DataFrame, plan: Plan) -> pd.DataFrame:
-    """The register validated and typed: text stripped, dates datetime64, counts float."""
-    missing = [c for c in REGISTER_COLUMNS if c not in register.columns]
-    if missing:
-        source = register.attrs.get("source", "register")
-        raise DataError(f"{source}: missing required column(s) {', '.join(missing)}")
-    reg = pd.DataFrame(index=register.index)
-    reg.attrs.update(register.attrs)
-    for col in ("unit_id", "township", "village", "category", "named_by", "filed_with"):
-        if col in register.columns:
-            reg[col] = as_text(register[col])
-    blank_id = reg["unit_id"] == ""
-    if blank_id.any():
-        raise cell_error(register, "register", blank_id.idxmax(), "unit_id", "unit_id is blank")
-    dup = reg["unit_id"].duplicated()
-    if dup.any():
-        row = dup.idxmax()
-        raise cell_error(register, "register", row, "unit_id",
-                    f"unit_id {reg.at[row, 'unit_id']!r} appears twice")
-    known(register, "register", "township", reg["township"], plan.townships,
-           "a township of the plan")
-    known(register, "register", "category", reg["category"],
-           [t.category for t in plan.cells], "a safe-cell category of the plan")
-    for col in ("named_by", "filed_with"):
-        if col in reg:
-            known(register, "register", col, reg[col], NAMING_LEVELS, "a level",
-                   blank_ok=True)
-    for col in _DATES:
-        if col in register.columns:
-            reg[col] = dates(register, "register", col, required=col == "applied_on")
-    for col in ("adults", "adults_signed"):
-        if col in register.columns:
-            reg[col] = counts(register, "register", col, blank_ok=True)
-    return reg.reset_index(drop=True)
-
-
-def _eligible(eligible: pd.DataFrame, plan: Plan) -> pd.DataFrame:
-    """Eligible counts validated: one row per township x category, ``eligible`` float."""
-    missing = [c for c in ("township", "category", "eligible") if c not in eligible.columns]
-    if missing:
-        source = eligible.attrs.get("source", "eligible")
-        raise DataError(f"{source}: missing required column(s) {', '.join(missing)}")
-    out = pd.DataFrame({"township": as_text(eligible["township"]),
-                        "category": as_text(eligible["category"])}, index=eligible.index)
-    known(eligible, "eligible", "township", out["township"], plan.townships,
-           "a township of the plan")
-    known(eligible, "eligible", "category", out["category"],
-           [t.category for t in plan.cells], "a safe-cell category of the plan")
-    out["eligible"] = counts(eligible, "eligible", "eligible", blank_ok=False)
-    dup = out.duplicated(["township", "category"])
-    if dup.any():
-        row = dup.idxmax()
-        raise cell_error(eligible, "eligible", row, "category",
-                    f"{out.at[row, 'township']} x {out.at[row, 'category']} appears twice")
-    return out.reset_index(drop=True)
-
-
-def load_registers(raw_dir: str | os.PathLike | None = None,
-                   plan: PlanLike = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Read and validate ``registers/safe_cells.csv`` and ``registers/eligible.csv``.
-
-    Parameters
-    ----------
-    raw_dir : path-like, optional
-        A raw dataset folder (default: the shipped sample, ``data/raw/sample``).
-    plan : Plan or path-like, optional
-        The plan whose townships and categories are allowed (default: the shipped plan).
-
-    Returns
-    -------
-    (register, eligible) : tuple of pandas.DataFrame
-        The register with text columns stripped, date columns as ``datetime64`` (NaT
-        where blank) and ``adults``/``adults_signed`` as float (NaN where blank); the
-        eligible counts (``township, category, eligible``). Both are indexed by the
-        spreadsheet row (``source_row``) and carry ``attrs["source"]``.
-
-    Raises
-    ------
-    DataError
-        A file or required column is missing; a date is not ``YYYY-MM-DD``; a count is
-        not a whole number >= 0; a township, category or level is unknown; a unit_id or
-        township x category repeats. The message names the file, row and column.
-    """
-    from pingan_eval.data.readers import read_table
-    from pingan_eval.paths import SAMPLE_RAW_DIR
-
-    plan = as_plan(plan)
-    folder = Path(raw_dir) if raw_dir is not None else SAMPLE_RAW_DIR
-    raw_reg = read_table(folder / "registers" / "safe_cells.csv", required=REGISTER_COLUMNS)
-    raw_elig = read_table(folder / "registers" / "eligible.csv",
-                          required=("township", "category", "eligible"))
-    reg, elig = _register(raw_reg, plan), _eligible(raw_elig, plan)
-    reg.index, elig.index = raw_reg.index, raw_elig.index
-    return reg, elig
-
-
-def skipped_checks(register: pd.DataFrame, plan: PlanLike = None) -> list[str]:
-    """Codes of the procedure checks the register cannot support, in rule order.
-
-    A check is skipped when a column it needs is absent, or when that column is blank on
-    every row of the categories the check applies to (the register does not record it:
-    e.g. no family row has notice dates). Reports list these checks as not performed.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> skipped_checks(pd.DataFrame(columns=["unit_id", "named_by", "filed_with"]))
-    ['signatures', 'signatures_exceed_adults', 'no_public_notice', 'notice_out_of_order']
-    >>> reg = pd.DataFrame({"category": ["family", "shop"], "named_by": "", "filed_with": "",
-    ...                     "notice_start": ["", "2026-03-01"], "notice_end": ["", "2026-03-08"],
-    ...                     "adults": [2, None], "adults_signed": [2, None]})
-    >>> skipped_checks(reg)
-    ['no_public_notice']
-    """
-    plan = as_plan(plan)
-    skip = _unsupported(register, plan)
-    return [code for code in DEFECT_RULES if code in skip]
-
-
-# -- the measures ---------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class _Inputs:
-    """Validated register and eligible counts, the plan, the day and the skipped checks."""
-
-    reg: pd.DataFrame
-    elig: pd.DataFrame
-    plan: Plan
-    day: pd.Timestamp
-    skip: frozenset[str]
-
-    @classmethod
-    def of(cls, register: pd.DataFrame, eligible: pd.DataFrame, plan: PlanLike,
-           as_of: str | dt.date | None) -> _Inputs:
-        plan = as_plan(plan)
-        return cls(reg=_register(register, plan), elig=_eligible(eligible, plan), plan=plan,
-                   day=resolve_as_of(as_of, plan), skip=frozenset(_unsupported(register, plan)))
-
-
-def _unsupported(register: pd.DataFrame, plan: Plan) -> set[str]:
-    """Checks the register cannot support: a column is absent, or blank for every row of
-    the categories that need it (the register does not record it)."""
-    out = {r.code for r in DEFECT_RULES.values()
-           if any(c not in register.columns for c in r.columns)}
-    category = as_text(register["category"]) if "category" in register.columns else None
-    for flag, rules in (("signatures", ("signatures",)),
-                        ("public_notice", ("no_public_notice",))):
-        cols = DEFECT_RULES[rules[0]].columns
-        if category is None or any(c not in register.columns for c in cols):
-            continue
-        cats = [t.category for t in plan.cells if getattr(t, flag)]
-        rows = category.isin(cats)
-        if rows.any() and all((as_text(register.loc[rows, c]) == "").all() for c in cols):
-            out.update(rules)
-    return out
-
-
-def _assess(reg: pd.DataFrame, elig: pd.DataFrame, plan: Plan, day: pd.Timestamp,
-            skip: frozenset[str]) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
-    """Defects seen by ``day`` (long table over register rows), held and counted masks."""
-    cells = {t.category: t for t in plan.cells}
-    cat = reg["category"]
-    named = reg["named_on"].notna() & (reg["named_on"] <= day)
-    revoked = reg["revoked_on"].notna() & (reg["revoked_on"] <= day)
-    held = named & ~revoked
-    in_view = named | revoked
-    found: list[pd.DataFrame] = []
-
-    def add(mask: pd.Series, rule: str, detail: Callable[[pd.DataFrame], pd.Series],
-            detail_zh: Callable[[pd.DataFrame], pd.Series]) -> None:
-        mask = mask.fillna(False).astype(bool)
-        if rule not in skip and mask.any():
-            sub = reg[mask]
-            found.append(pd.DataFrame({"row": sub.index, "rule": rule, "detail": detail(sub),
-                                       "detail_zh": detail_zh(sub)}, index=sub.index))
-
-    def ymd(sub: pd.DataFrame, col: str, blank: str = "blank") -> pd.Series:
-        return sub[col].dt.strftime("%Y-%m-%d").fillna(blank).astype(object)
-
-    def num(sub: pd.DataFrame, col: str, blank: str = "blank") -> pd.Series:
-        return sub[col].map(lambda v: blank if pd.isna(v) else f"{v:.0f}").astype(object)
-
-    def level_zh(values: pd.Series) -> pd.Series:
-        return values.map(lambda v: labels.zh("naming_level", v) if v else _BLANK_ZH)
-
-    add(named & (reg["named_on"] < reg["applied_on"]), "named_before_applied",
-        lambda d: "named " + ymd(d, "named_on") + ", applied " + ymd(d, "applied_on"),
-        lambda d: "命名" + ymd(d, "named_on", _BLANK_ZH) + "，申请"
-        + ymd(d, "applied_on", _BLANK_ZH))
-    add(revoked & (reg["revoked_on"] < reg["named_on"]), "revoked_before_named",
-        lambda d: "revoked " + ymd(d, "revoked_on") + ", named " + ymd(d, "named_on"),
-        lambda d: "摘牌" + ymd(d, "revoked_on", _BLANK_ZH) + "，命名"
-        + ymd(d, "named_on", _BLANK_ZH))
-    add(revoked & reg["named_on"].isna(), "revoked_not_named",
-        lambda d: "revoked " + ymd(d, "revoked_on") + " but never named",
-        lambda d: "摘牌" + ymd(d, "revoked_on", _BLANK_ZH) + "，但从未命名")
-    signed_text = lambda d: (num(d, "adults_signed") + " of " + num(d, "adults")  # noqa: E731
-                             + " adults signed")
-    signed_zh = lambda d: ("成年成员" + num(d, "adults", _BLANK_ZH) + "人，本人签名"  # noqa: E731
-                           + num(d, "adults_signed", _BLANK_ZH) + "人")
-    if "adults" in reg and "adults_signed" in reg:
-        adults, signed = reg["adults"], reg["adults_signed"]
-        needs = cat.map({c: t.signatures for c, t in cells.items()}).astype(bool)
-        add(named & needs & (adults.isna() | signed.isna() | (signed < adults)),
-            "signatures", signed_text, signed_zh)
-        add(in_view & (signed > adults), "signatures_exceed_adults", signed_text, signed_zh)
-    level = cat.map({c: t.named_by for c, t in cells.items()})
-    filing = cat.map({c: t.filed_with for c, t in cells.items()})
-    if "named_by" in reg:
-        add(named & (reg["named_by"] != level), "wrong_level",
-            lambda d: ("named by " + d["named_by"].replace("", "(blank)") + ", should be "
-                       + level[d.index]),
-            lambda d: ("命名层级为" + level_zh(d["named_by"]) + "，应为"
-                       + level_zh(level[d.index])))
-    if "filed_with" in reg:
-        add(named & (filing != "") & (reg["filed_with"] == ""), "not_filed",
-            lambda d: "not filed, should be filed with " + filing[d.index],
-            lambda d: "未备案，应报" + level_zh(filing[d.index]) + "备案")
-        add(named & (filing != "") & (reg["filed_with"] != "")
-            & (reg["filed_with"] != filing), "wrong_filing",
-            lambda d: "filed with " + d["filed_with"] + ", should be " + filing[d.index],
-            lambda d: ("备案于" + level_zh(d["filed_with"]) + "，应为"
-                       + level_zh(filing[d.index])))
-    if "notice_start" in reg and "notice_end" in reg:
-        start, end = reg["notice_start"], reg["notice_end"]
-        needs = cat.map({c: t.public_notice for c, t in cells.items()}).astype(bool)
-        add(named & needs & (start.isna() | end.isna()), "no_public_notice",
-            lambda d: "notice " + ymd(d, "notice_start") + " to " + ymd(d, "notice_end"),
-            lambda d: pd.Series(np.where(
-                d["notice_start"].isna() & d["notice_end"].isna(), "未填公示起止日期",
-                "公示" + ymd(d, "notice_start", _BLANK_ZH) + "至"
-                + ymd(d, "notice_end", _BLANK_ZH)), index=d.index))
-        add(in_view & ((end < start) | (named & (reg["named_on"] < end))),
-            "notice_out_of_order",
-            lambda d: pd.Series(np.where(
-                d["notice_end"] < d["notice_start"],
-                "notice ends " + ymd(d, "notice_end") + " before it starts "
-                + ymd(d, "notice_start"),
-                "named " + ymd(d, "named_on") + " before the notice ended "
-                + ymd(d, "notice_end")), index=d.index),
-            lambda d: pd.Series(np.where(
-                d["notice_end"] < d["notice_start"],
-                "公示结束" + ymd(d, "notice_end") + "早于开始" + ymd(d, "notice_start"),
-                "命名" + ymd(d, "named_on") + "早于公示结束" + ymd(d, "notice_end")),
-                index=d.index))
-
-    flawed = pd.Series(False, index=reg.index)
-    if found:
-        flawed[pd.concat(found)["row"].unique()] = True
-    # Surplus over the eligible count: the latest otherwise-valid namings of the pair.
-    valid = held & ~flawed
-    cap = reg[["township", "category"]].merge(elig, how="left", on=["township", "category"])
-    cap = pd.Series(cap["eligible"].fillna(0.0).to_numpy(), index=reg.index)
-    order = reg[valid].sort_values(["named_on", "unit_id"])
-    rank = (order.groupby(["township", "category"]).cumcount() + 1).reindex(reg.index)
-    surplus = valid & (rank > cap)
-    add(surplus, "outside_eligible",
-        lambda d: (cap[d.index].map("{:.0f}".format) + " eligible in " + d["township"]
-                   + " x " + d["category"]),
-        lambda d: (d["township"] + d["category"].map(lambda c: labels.zh("category", c))
-                   + "应创建" + cap[d.index].map("{:.0f}".format) + "个，此单位为超出部分"))
-    counted = valid & ~surplus
-    defects = (pd.concat(found) if found
-               else pd.DataFrame({"row": pd.Series(dtype="int64"), "rule": [], "detail": [],
-                                  "detail_zh": []}))
-    return defects, held, counted
-
-
-def _pair_counts(reg: pd.DataFrame, elig: pd.DataFrame, plan: Plan, day: pd.Timestamp,
-                 skip: frozenset[str]) -> pd.DataFrame:
-    """Per eligible township x category on ``day``: named (counted), defective, revoked."""
-    _, held, counted = _assess(reg, elig, plan, day, skip)
-    revoked = (reg["named_on"].notna() & (reg["named_on"] <= day)
-               & reg["revoked_on"].notna() & (reg["revoked_on"] <= day))
-    per_unit = reg[["township", "category"]].assign(
-        named=counted.astype(int), defective=(held & ~counted).astype(int),
-        revoked=revoked.astype(int))
-    sums = per_unit.groupby(["township", "category"], as_index=False).sum()
-    out = elig.merge(sums, how="left", on=["township", "category"])
-    for col in ("named", "defective", "revoked"):
-        out[col] = out[col].fillna(0).astype("int64")
-    return out
 
 
 def naming_rates(register: pd.DataFrame, eligible: pd.DataFrame,
@@ -463,14 +128,14 @@ def naming_rates(register: pd.DataFrame, eligible: pd.DataFrame,
        named  rate verdict window_status
     0      2   1.0     met       overdue
     """
-    return _rates(_Inputs.of(register, eligible, plan, as_of))
+    return _rates(Inputs.of(register, eligible, plan, as_of))
 
 
-def _rates(inp: _Inputs) -> pd.DataFrame:
+def _rates(inp: Inputs) -> pd.DataFrame:
     """:func:`naming_rates` on validated inputs."""
     plan, day, reg, skip = inp.plan, inp.day, inp.reg, inp.skip
     elig = inp.elig[inp.elig["eligible"] > 0]
-    out = _pair_counts(reg, elig, plan, day, skip)
+    out = pair_counts(reg, elig, plan, day, skip)
     cats = plan.cell_categories.set_index("category")
     out["eligible"] = out["eligible"].astype("int64")
     out["rate"] = out["named"] / out["eligible"]
@@ -486,7 +151,7 @@ def _rates(inp: _Inputs) -> pd.DataFrame:
                       np.where(day <= out["window_end"], "open", "closed_on_time")).astype(object)
     for end in out.loc[status == "closed_on_time", "window_end"].unique():
         rows = (status == "closed_on_time") & (out["window_end"] == end).to_numpy()
-        at_end = _pair_counts(reg, elig, plan, pd.Timestamp(end), skip)
+        at_end = pair_counts(reg, elig, plan, pd.Timestamp(end), skip)
         at_end = out[["township", "category"]].merge(at_end, how="left",
                                                      on=["township", "category"])
         on_time = [t.meets(n / e) for t, n, e in
@@ -548,13 +213,13 @@ def procedure_defects(register: pd.DataFrame, eligible: pd.DataFrame,
     >>> d.attrs["skipped_checks"]
     ['wrong_level', 'not_filed', 'wrong_filing', 'no_public_notice', 'notice_out_of_order']
     """
-    return _defects(_Inputs.of(register, eligible, plan, as_of))
+    return _defects(Inputs.of(register, eligible, plan, as_of))
 
 
-def _defects(inp: _Inputs) -> pd.DataFrame:
+def _defects(inp: Inputs) -> pd.DataFrame:
     """:func:`procedure_defects` on validated inputs."""
     reg, skip = inp.reg, inp.skip
-    defects, _, _ = _assess(reg, inp.elig, inp.plan, inp.day, skip)
+    defects, _, _ = assess(reg, inp.elig, inp.plan, inp.day, skip)
     keep = ["unit_id", "township", "village", "category"]
     out = reg.loc[defects["row"].to_numpy(dtype="int64"), keep]
     out = out.reset_index(drop=True)
@@ -606,10 +271,10 @@ def township_standards(register: pd.DataFrame, eligible: pd.DataFrame,
 
     Survey indicators are not part of either definition; reports show them alongside.
     """
-    return _standards(_Inputs.of(register, eligible, plan, as_of))
+    return _standards(Inputs.of(register, eligible, plan, as_of))
 
 
-def _standards(inp: _Inputs, rates: pd.DataFrame | None = None,
+def _standards(inp: Inputs, rates: pd.DataFrame | None = None,
                defects: pd.DataFrame | None = None) -> pd.DataFrame:
     """:func:`township_standards` on validated inputs (``rates``, ``defects`` when already
     computed)."""
@@ -664,12 +329,12 @@ def structural_targets(register: pd.DataFrame, eligible: pd.DataFrame,
       over sum of ``eligible`` of :func:`naming_rates` (units: 优秀平安单位; villages and
       communities: 优秀平安村(社区); the family creation rate: 优秀平安家庭).
     """
-    inp = _Inputs.of(register, eligible, plan, as_of)
+    inp = Inputs.of(register, eligible, plan, as_of)
     rates = _rates(inp)
     return _structural(inp, rates, _standards(inp, rates))
 
 
-def _structural(inp: _Inputs, rates: pd.DataFrame, towns: pd.DataFrame) -> pd.DataFrame:
+def _structural(inp: Inputs, rates: pd.DataFrame, towns: pd.DataFrame) -> pd.DataFrame:
     """:func:`structural_targets` from validated inputs, the rates and the standards."""
     plan, day = inp.plan, inp.day
     rows = []
@@ -736,7 +401,7 @@ def judge(register: pd.DataFrame, eligible: pd.DataFrame, plan: PlanLike = None,
     -------
     Judgement
     """
-    inp = _Inputs.of(register, eligible, plan, as_of)
+    inp = Inputs.of(register, eligible, plan, as_of)
     rates = _rates(inp)
     defects = _defects(inp)
     towns = _standards(inp, rates, defects)
