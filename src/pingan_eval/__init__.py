@@ -37,6 +37,7 @@ _EXPORTS: dict[str, str] = {
     "evaluate": "survey.targets",
     "fay_herriot": "survey.fay_herriot",
     "period_summary": "summary",
+    "official_rows": "summary",
     "load_tasks": "registers.tasks",
     "task_completion": "registers.tasks",
     "effective_n": "survey.weighting",
@@ -60,6 +61,7 @@ __all__ = [
     "load_registers",
     "load_tasks",
     "naming_rates",
+    "official_rows",
     "period_summary",
     "procedure_defects",
     "reliability",
@@ -99,7 +101,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
         township_standards,
     )
     from pingan_eval.registers.tasks import load_tasks, task_completion
-    from pingan_eval.summary import period_summary
+    from pingan_eval.summary import official_rows, period_summary
     from pingan_eval.survey.calibration import census_margins
     from pingan_eval.survey.design import SurveyDesign
     from pingan_eval.survey.fay_herriot import fay_herriot

@@ -110,6 +110,21 @@ SOURCES: dict[str, str] = {
     "structural": "结构性目标",
 }
 
+#: Estimators of the survey rows (:data:`pingan_eval.plan.ESTIMATORS`), short.
+ESTIMATORS: dict[str, str] = {
+    "direct": "本月直接估计",
+    "pooled": "多月合并估计",
+    "model": "模型估计",
+}
+
+#: What each estimator rests on, for the reader (the basis of a verdict).
+ESTIMATOR_BASIS: dict[str, str] = {
+    "direct": "仅用本月调查样本",
+    "pooled": "合并多个月的调查样本，反映这几个月的平均水平",
+    "model": "以本月调查样本为主，借用本乡镇本年度此前各月及其他乡镇的数据；"
+             "区间已计入模型参数的不确定性",
+}
+
 #: Area levels.
 AREA_LEVELS: dict[str, str] = {"county": "全县", "township": "乡镇"}
 #: Levels that name or file a safe cell (the plan's ``named_by`` / ``filed_with``).
@@ -173,6 +188,7 @@ TABLES: dict[str, Mapping[str, str]] = {
     "task": TASKS,
     "structural": STRUCTURAL,
     "source": SOURCES,
+    "estimator": ESTIMATORS,
     "area_level": AREA_LEVELS,
     "naming_level": NAMING_LEVELS,
     "breakdown": BREAKDOWNS,
@@ -188,7 +204,8 @@ def zh(kind: str, code: object) -> str:
     kind : str
         One of ``indicator`` (survey, structural and task codes), ``verdict``,
         ``flag``, ``flag_reason``, ``category``, ``window_status``, ``task``,
-        ``structural``, ``source``, ``area_level``, ``breakdown``, ``column``.
+        ``structural``, ``source``, ``estimator``, ``area_level``, ``breakdown``,
+        ``column``.
     code : object
         The code; NaN/None gives an empty string.
 

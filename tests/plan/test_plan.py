@@ -246,3 +246,44 @@ def test_missing_and_malformed_files(tmp_path):
         load_plan(write(tmp_path, MINIMAL.replace("threshold = 0.9\n", "")))
     with pytest.raises(PlanError, match="missing required key 'window_end'"):
         load_plan(write(tmp_path, MINIMAL.replace('window_end = "09-30"\n', "")))
+
+
+# -- estimation: pooled windows and the official estimator ---------------------------------
+
+def test_shipped_estimation_defaults(tmp_path):
+    plan = load_plan()
+    assert plan.estimation.pooled_windows == ("quarter", "ytd")
+    assert {t.code: plan.official_estimator(t.code, "township") for t in plan.survey} == {
+        t.code: "model" for t in plan.survey}
+    assert plan.official_estimator("awareness", "county") == "direct"
+    # a plan without [estimation] gets the same defaults
+    assert load_plan(write(tmp_path, MINIMAL)).estimation == plan.estimation
+
+
+def test_estimation_table_and_a_target_override(tmp_path):
+    text = MINIMAL.replace('name_zh = "安全感"', 'name_zh = "安全感"\n'
+                           'official = { township = "pooled" }', 1)
+    text += ('\n[estimation]\npooled_windows = ["ytd", "rolling12"]\n'
+             'official = { county = "pooled" }\n')
+    plan = load_plan(write(tmp_path, text))
+    assert plan.estimation.pooled_windows == ("ytd", "rolling12")
+    assert plan.official_estimator("security", "township") == "pooled"
+    assert plan.official_estimator("security", "county") == "pooled"
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ('[estimation]\npooled_windows = ["week"]', r"\[estimation\]: pooled_windows must be"),
+    ('[estimation]\npooled_windows = ["ytd", "ytd"]', "pooled_windows must be a list of distinct"),
+    ('[estimation]\nofficial = { township = "guess" }', "unknown estimator 'guess' for township"),
+    ('[estimation]\nofficial = { village = "model" }', "unknown level 'village'"),
+    ('[estimation]\nofficial = { county = "model" }', "the model is fitted to townships"),
+    ('[estimation]\nwindows = ["ytd"]', r"unknown key\(s\) \['windows'\]"),
+    ('[estimation]\npooled_windows = []\nofficial = { township = "pooled" }',
+     "an official 'pooled' estimator needs pooled_windows"),
+    ('[estimaton]\nofficial = { county = "direct" }', r"unknown section\(s\) \['estimaton'\]"),
+])
+def test_bad_estimation_tables_fail_clearly(tmp_path, extra, message):
+    path = write(tmp_path, MINIMAL + "\n" + extra + "\n")
+    with pytest.raises(PlanError, match=message) as info:
+        load_plan(path)
+    assert str(path) in str(info.value)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pingan_eval import labels, paths, report
+from pingan_eval import labels, official_rows, paths, report
 from pingan_eval.data.prepare import load_design, load_respondents
 from pingan_eval.errors import ReportError
 from pingan_eval.fileio import sha256_file
@@ -33,10 +33,11 @@ def _pct(x: float) -> str:
 
 
 def test_headline_numbers_are_the_summary_numbers(sample_summary):
-    rows = sample_summary[sample_summary["area"] == TOWN].reset_index(drop=True)
+    every = sample_summary[sample_summary["area"] == TOWN]
+    rows = official_rows(every, PLAN)
     table = report.headline_table(sample_summary, TOWN, plan=PLAN)
-    assert list(table.columns) == ["指标", "数据来源", "估计值", "95%置信区间", "目标", "结论",
-                                   "可靠性", "样本量/单位数"]
+    assert list(table.columns) == ["指标", "数据来源", "估计依据", "估计值", "95%置信区间",
+                                   "目标", "结论", "可靠性", "样本量/单位数", "其他估计"]
     assert len(table) == len(rows)
     assert list(table["指标"]) == list(rows["name_zh"])
     for r, (_, t) in zip(rows.itertuples(), table.iterrows(), strict=True):
@@ -50,10 +51,20 @@ def test_headline_numbers_are_the_summary_numbers(sample_summary):
         if r.source == "survey":
             assert t["95%置信区间"] == f"{_pct(r.ci_low)}–{_pct(r.ci_high)}"
             assert t["目标"] == "≥95%"
+            assert t["估计依据"] == "模型估计"
+            # the other estimates of the indicator beside it, with their verdicts
+            others = every[(every["indicator"] == r.indicator) & (every["estimator"] != "model")]
+            assert t["其他估计"].count("；") == len(others) - 1
+            direct = others[others["estimator"] == "direct"].iloc[0]
+            shown = "—" if direct["flag"] == "suppress" else _pct(direct["estimate"])
+            assert f"本月直接 {shown} {labels.VERDICTS[direct['verdict']]}" in t["其他估计"]
         else:
             assert t["95%置信区间"] == "—"
+            assert t["估计依据"] == "台账全数统计" and t["其他估计"] == ""
     survey = table[table["数据来源"] == "抽样调查"]
     assert len(survey) == len(PLAN.survey)
+    county = report.headline_table(sample_summary, PLAN.county, plan=PLAN)
+    assert set(county.loc[county["数据来源"] == "抽样调查", "估计依据"]) == {"本月直接估计"}
 
 
 def test_suppressed_estimate_is_never_printed():
@@ -76,10 +87,18 @@ def test_suppressed_estimate_is_never_printed():
 
 def test_paragraph_is_generated_from_the_table(sample_summary):
     for area in (PLAN.county, TOWN, "萨尔托海乡"):
-        rows = sample_summary[sample_summary["area"] == area]
-        text = report.headline_paragraph(sample_summary, area)
+        rows = official_rows(sample_summary[sample_summary["area"] == area], PLAN)
+        text = report.headline_paragraph(sample_summary, area, plan=PLAN)
         assert text.startswith(f"**2026年11月，{area}**")
         survey = rows[rows["source"] == "survey"]
+        basis = "模型估计" if area != PLAN.county else "本月直接估计"
+        assert f"（结论依据{basis}：" in text
+        if area != PLAN.county:
+            direct = sample_summary[(sample_summary["area"] == area)
+                                    & (sample_summary["estimator"] == "direct")
+                                    & (sample_summary["source"] == "survey")]
+            decided = int((direct["verdict"] != "undecided").sum())
+            assert f"仅用本月样本的直接估计可下结论的为{decided}项" in text
         for verdict in ("met", "not_met", "undecided"):
             names = survey.loc[survey["verdict"] == verdict, "name_zh"]
             if len(names):

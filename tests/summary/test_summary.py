@@ -43,23 +43,37 @@ def test_columns_and_order(sample_summary):
     for _, g in s.groupby("area", sort=False):
         ranks = g["indicator"].map(order)
         assert ranks.notna().all() and ranks.is_monotonic_increasing
-    assert not s.duplicated(["area", "indicator"]).any()
+        rank = g["estimator"].map({"direct": 0, "pooled": 1, "model": 2})
+        for _, rows in g.groupby("indicator", sort=False):
+            assert rank[rows.index].is_monotonic_increasing
+    assert not s.duplicated(["area", "indicator", "estimator", "window_start"]).any()
     assert set(s["source"]) == {"survey", "register", "structural", "task"}
+    assert set(s["estimator"]) == {"direct", "pooled", "model"}
+    own = s["estimator"] != "pooled"
+    assert (s.loc[own, "window_start"] == PERIOD).all()
+    # the fixture holds two months: both windows are October-November, one pooled row
+    assert set(s.loc[~own, "window_start"]) == {PREVIOUS}
+    assert set(s.loc[s["source"] != "survey", "estimator"]) == {"direct"}
+    assert set(s.loc[s["estimator"] == "model", "area_level"]) == {"township"}
     assert set(s["verdict"]) <= {"met", "not_met", "undecided"}
     assert set(s["flag"]) <= {"ok", "review", "suppress"}
 
 
 def test_every_survey_target_for_every_area(sample_summary):
     survey = sample_summary[sample_summary["source"] == "survey"]
-    expected = {(a, t.code) for a in (PLAN.county, *PLAN.townships) for t in PLAN.survey}
-    assert set(zip(survey["area"], survey["indicator"], strict=True)) == expected
+    areas = (PLAN.county, *PLAN.townships)
+    expected = {(a, t.code, e) for a in areas for t in PLAN.survey for e in ("direct", "pooled")}
+    expected |= {(a, t.code, "model") for a in PLAN.townships for t in PLAN.survey}
+    keys = zip(survey["area"], survey["indicator"], survey["estimator"], strict=True)
+    assert set(keys) == expected and len(survey) == len(expected)
     names = {t.code: t.name_zh for t in PLAN.survey}
     assert (survey["name_zh"] == survey["indicator"].map(names)).all()
 
 
 def test_survey_rows_are_the_design_estimates(sample_summary, sample_processed):
     design = load_design(PERIOD, sample_processed)
-    survey = sample_summary[sample_summary["source"] == "survey"]
+    survey = sample_summary[(sample_summary["source"] == "survey")
+                            & (sample_summary["estimator"] == "direct")]
     for t in PLAN.survey:
         towns = design.proportion(t.code, by="township").set_index("township")
         county = design.proportion(t.code).iloc[0]
@@ -123,9 +137,11 @@ def test_trend_is_the_survey_part_of_each_period_summary(sample_summary, sample_
     assert tuple(sample_trend.columns) == SUMMARY_COLUMNS
     assert list(dict.fromkeys(sample_trend["period"])) == [PREVIOUS, PERIOD]
     assert set(sample_trend["source"]) == {"survey"}
+    assert set(sample_trend["estimator"]) == {"direct", "model"}
     now = sample_trend[sample_trend["period"] == PERIOD].reset_index(drop=True)
-    expected = sample_summary[sample_summary["source"] == "survey"].reset_index(drop=True)
-    pd.testing.assert_frame_equal(now, expected)
+    expected = sample_summary[(sample_summary["source"] == "survey")
+                              & (sample_summary["estimator"] != "pooled")]
+    pd.testing.assert_frame_equal(now, expected.reset_index(drop=True))
 
 
 def test_read_summary_round_trip(sample_summary, tmp_path):
@@ -136,6 +152,10 @@ def test_read_summary_round_trip(sample_summary, tmp_path):
     sample_summary.drop(columns="verdict").to_csv(path, index=False)
     with pytest.raises(ReportError, match="verdict"):
         read_summary(path)
+    # a summary written before the estimators: every row was the month's own
+    old = sample_summary[sample_summary["estimator"] == "direct"]
+    old.drop(columns=["estimator", "window_start"]).to_csv(path, index=False)
+    pd.testing.assert_frame_equal(read_summary(path), old.reset_index(drop=True))
 
 
 def test_trailing_periods():
@@ -166,4 +186,5 @@ def test_survey_only_dataset(sample_processed, tmp_path):
 
     out = period_summary(PERIOD, raw_dir=tmp_path, processed_dir=sample_processed)
     assert set(out["source"]) == {"survey"}
-    assert len(out) == (1 + len(PLAN.townships)) * len(PLAN.survey)
+    # direct and pooled for the county and each township, the model for the townships
+    assert len(out) == (2 * (1 + len(PLAN.townships)) + len(PLAN.townships)) * len(PLAN.survey)

@@ -6,9 +6,13 @@ frozen :class:`Plan`. Reports, registers and task logs take every threshold, win
 naming rule from it; another county is another file, with no code change.
 
 A plan file has a ``[plan]`` table (``county``, ``townships``, ``year``, optional
-``title_zh`` and ``source_year``) and four arrays of tables:
+``title_zh`` and ``source_year``), an optional ``[estimation]`` table (``pooled_windows``,
+a list of :data:`POOLED_WINDOWS`, and ``official``, a table level -> estimator of
+:data:`ESTIMATORS`: which estimate gives the official verdict), and four arrays of
+tables:
 
-- ``[[survey]]``: survey indicators (``code`` one of :data:`INDICATORS`);
+- ``[[survey]]``: survey indicators (``code`` one of :data:`INDICATORS`; an optional
+  ``official`` table overrides ``[estimation]``'s for this target);
 - ``[[cells]]``: safe-cell categories (``category`` one of :data:`CELL_CATEGORIES`,
   ``window_start``, ``window_end``, ``named_by``, ``filed_with``, optional ``signatures``
   and ``public_notice`` flags); their target code is ``cell_<category>``;
@@ -39,11 +43,15 @@ from pingan_eval.paths import PLANS_DIR
 from pingan_eval.plan.schema import (
     CELL_CATEGORIES,
     COMPARISONS,
+    DEFAULT_OFFICIAL,
+    ESTIMATORS,
     INDICATORS,
     LEVELS,
     NAMING_LEVELS,
+    POOLED_WINDOWS,
     STRUCTURAL_KINDS,
     TASK_TABLES,
+    Estimation,
     Plan,
     Target,
 )
@@ -59,7 +67,7 @@ DEFAULT_PLAN = PLANS_DIR / "qinghe.toml"
 _COMMON = {"name_zh", "threshold", "comparison", "lead_department", "plan_ref",
            "window_start", "window_end", "year_offset", "level"}
 _KEYS = {
-    "survey": _COMMON | {"code"},
+    "survey": _COMMON | {"code", "official"},
     "cells": _COMMON | {"category", "named_by", "filed_with", "signatures", "public_notice"},
     "structural": _COMMON | {"code", "kind", "category", "baseline", "measure"},
     "tasks": _COMMON | {"code", "table", "measure", "column", "numerator", "denominator",
@@ -126,10 +134,11 @@ class _Builder:
         return PlanError(f"{self.path}: {where}: {msg}")
 
     def build(self) -> Plan:
-        unknown = set(self.raw) - {"plan", *_KEYS}
+        unknown = set(self.raw) - {"plan", "estimation", *_KEYS}
         if unknown:
             raise self.fail("top level", f"unknown section(s) {sorted(unknown)}; "
-                            f"expected [plan], {', '.join(f'[[{k}]]' for k in _KEYS)}")
+                            f"expected [plan], [estimation], "
+                            f"{', '.join(f'[[{k}]]' for k in _KEYS)}")
         head = self.raw.get("plan")
         if not isinstance(head, dict):
             raise self.fail("top level", "missing the [plan] table")
@@ -182,7 +191,44 @@ class _Builder:
                                 f"category {t.category!r} has no [[cells]] entry")
         return Plan(county=county, townships=self.townships, year=year,
                     entries=tuple(entries), title_zh=str(head.get("title_zh", "")),
-                    source_year=source_year, path=str(self.path))
+                    source_year=source_year, path=str(self.path),
+                    estimation=self.estimation(self.raw.get("estimation", {})))
+
+    def estimation(self, table: Any) -> Estimation:
+        """The ``[estimation]`` table: pooling windows and official estimators."""
+        where = "[estimation]"
+        if not isinstance(table, dict):
+            raise self.fail(where, "must be a table")
+        extra = set(table) - {"pooled_windows", "official"}
+        if extra:
+            raise self.fail(where, f"unknown key(s) {sorted(extra)}; "
+                            "allowed: official, pooled_windows")
+        windows = table.get("pooled_windows", list(Estimation().pooled_windows))
+        if (not isinstance(windows, list)
+                or not all(isinstance(w, str) and w in POOLED_WINDOWS for w in windows)
+                or len(set(windows)) != len(windows)):
+            raise self.fail(where, f"pooled_windows must be a list of distinct windows "
+                            f"from {', '.join(POOLED_WINDOWS)}; got {windows!r}")
+        official = dict(DEFAULT_OFFICIAL)
+        official.update(self.official(table.get("official", {}), f"{where} official"))
+        if "pooled" in official.values() and not windows:
+            raise self.fail(where, "an official 'pooled' estimator needs pooled_windows")
+        return Estimation(official=tuple(official.items()), pooled_windows=tuple(windows))
+
+    def official(self, table: Any, where: str) -> dict[str, str]:
+        """A table level -> estimator (``county = "direct"``, ``township = "model"``)."""
+        if not isinstance(table, dict):
+            raise self.fail(where, 'must be a table such as { township = "model" }')
+        for level, estimator in table.items():
+            if level not in ("county", "township"):
+                raise self.fail(where, f"unknown level {level!r}; expected county, township")
+            if estimator not in ESTIMATORS:
+                raise self.fail(where, f"unknown estimator {estimator!r} for {level}; "
+                                f"expected one of {', '.join(ESTIMATORS)}")
+            if level == "county" and estimator == "model":
+                raise self.fail(where, "the model is fitted to townships; the county's "
+                                "official estimator is 'direct' or 'pooled'")
+        return dict(table)
 
     # -- field readers -----------------------------------------------------------------
 
@@ -269,7 +315,9 @@ class _Builder:
 
     def survey(self, item: Mapping[str, Any], where: str) -> Target:
         code = self.choice(item, "code", where, INDICATORS)
-        return Target(**self.common(item, where, "survey", code, "rate", "county"))
+        official = tuple(self.official(item.get("official", {}), f"{where} official").items())
+        return Target(**self.common(item, where, "survey", code, "rate", "county"),
+                      official=official)
 
     def cell(self, item: Mapping[str, Any], where: str) -> Target:
         category = self.choice(item, "category", where, CELL_CATEGORIES)

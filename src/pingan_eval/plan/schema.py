@@ -74,6 +74,18 @@ COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 LEVELS = ("county", "township", "village")
+
+#: Survey estimators of the period summary: the month's design-based estimate, months
+#: pooled over a window, the township-by-month model.
+ESTIMATORS = ("direct", "pooled", "model")
+
+#: Pooling windows a plan may declare (:func:`pingan_eval.survey.pooling.window_periods`).
+POOLED_WINDOWS = ("quarter", "ytd", "rolling12")
+
+#: Which estimator gives a survey target's official verdict, by area level, unless the
+#: plan says otherwise: the county's own sample is large enough for its month; a
+#: township's 5-6 villages are not, so its verdict borrows strength (the model).
+DEFAULT_OFFICIAL = (("county", "direct"), ("township", "model"))
 NAMING_LEVELS = ("village", "township", "county")
 SOURCES = ("survey", "register", "structural", "task")
 
@@ -113,6 +125,7 @@ class Target:
     by_township: tuple[tuple[str, float], ...] = ()
     townships: tuple[str, ...] = ()
     months: tuple[int, ...] = ()
+    official: tuple[tuple[str, str], ...] = ()
 
     def threshold_for(self, township: str | None = None) -> float:
         """The threshold, or the township's own one where the plan sets it."""
@@ -122,6 +135,25 @@ class Target:
         """``value <comparison> threshold`` (element-wise for arrays; NaN never meets)."""
         return COMPARISONS[self.comparison](value, self.threshold if threshold is None
                                             else threshold)
+
+
+@dataclass(frozen=True)
+class Estimation:
+    """How the plan's survey targets are estimated (the plan's ``[estimation]`` table).
+
+    Attributes
+    ----------
+    official : tuple of (level, estimator)
+        The estimator (one of :data:`ESTIMATORS`) whose verdict is official, per area
+        level (``county``, ``township``); a survey target may override it with its own
+        ``official`` table.
+    pooled_windows : tuple of str
+        The pooling windows the summary reports (:data:`POOLED_WINDOWS`), in order; an
+        official ``pooled`` verdict uses the first.
+    """
+
+    official: tuple[tuple[str, str], ...] = DEFAULT_OFFICIAL
+    pooled_windows: tuple[str, ...] = ("quarter", "ytd")
 
 
 @dataclass(frozen=True)
@@ -144,6 +176,8 @@ class Plan:
         The year the source plan was written for (informational).
     path : str
         The file the plan was read from.
+    estimation : Estimation
+        Pooling windows and which estimator gives each level's official verdict.
     """
 
     county: str
@@ -153,6 +187,7 @@ class Plan:
     title_zh: str = ""
     source_year: int | None = None
     path: str = ""
+    estimation: Estimation = field(default_factory=Estimation)
     _by_code: Mapping[str, Target] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -233,6 +268,19 @@ class Plan:
         (2.0, 10.0)
         """
         return float(self.target(code).threshold_for(township))
+
+    def official_estimator(self, code: str, level: str) -> str:
+        """The estimator whose verdict is official for survey target ``code`` at ``level``.
+
+        Examples
+        --------
+        >>> from pingan_eval.plan import load_plan
+        >>> plan = load_plan()
+        >>> [plan.official_estimator("awareness", lv) for lv in ("county", "township")]
+        ['direct', 'model']
+        """
+        own = dict(self.target(code).official)
+        return own.get(level, dict(self.estimation.official).get(level, "direct"))
 
     def month_end(self, month: int) -> pd.Timestamp:
         """Last day of ``month`` of the plan year."""

@@ -15,7 +15,7 @@ from pingan_eval.report.tables import (
     headline_table,
     register_table,
 )
-from pingan_eval.report.text import breakdown_note, headline_paragraph
+from pingan_eval.report.text import basis_note, breakdown_note, headline_paragraph
 from pingan_eval.survey.breakdowns import BREAKDOWN_BY
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "RegisterDetail",
     "ReportInputs",
     "area_breakdowns",
+    "basis_note",
     "breakdown_note",
     "breakdown_table",
     "change_table",

@@ -97,6 +97,83 @@ def area_rows(summary: pd.DataFrame, area: str) -> pd.DataFrame:
     return rows
 
 
+def span_zh(start: str, end: str) -> str:
+    """The months ``start`` to ``end`` in Chinese.
+
+    Examples
+    --------
+    >>> span_zh("2026-01", "2026-11"), span_zh("2025-12", "2026-02"), span_zh("2026-11", "2026-11")
+    ('2026年1—11月', '2025年12月—2026年2月', '2026年11月')
+    """
+    a, b = pd.Period(start, freq="M"), pd.Period(end, freq="M")
+    if a == b:
+        return period_zh(end)
+    if a.year == b.year:
+        return f"{a.year}年{a.month}—{b.month}月"
+    return f"{period_zh(start)}—{period_zh(end)}"
+
+
+def estimator_zh(row) -> str:
+    """What a summary row's figure is, in a few words: 本月直接估计, 模型估计, ...
+
+    Register rows (complete counts) read 台账全数统计.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> estimator_zh(pd.Series({"source": "survey", "estimator": "pooled",
+    ...     "window_start": "2026-10", "period": "2026-11"}))
+    '多月合并估计（2026年10—11月）'
+    """
+    if row["source"] != "survey":
+        return "台账全数统计"
+    estimator = str(row.get("estimator", "direct"))
+    text = labels.zh("estimator", estimator)
+    if estimator == "pooled":
+        text += f"（{span_zh(str(row['window_start']), str(row['period']))}）"
+    return text
+
+
+def basis_zh(row) -> str:
+    """The basis of a survey row's verdict in a sentence: what it is and what it rests on.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> basis_zh(pd.Series({"source": "survey", "estimator": "direct",
+    ...     "window_start": "2026-11", "period": "2026-11"}))
+    '本月直接估计：仅用本月调查样本'
+    """
+    estimator = str(row.get("estimator", "direct"))
+    return f"{estimator_zh(row)}：{labels.ESTIMATOR_BASIS.get(estimator, '')}"
+
+
+def levels_basis_zh(rows: pd.DataFrame) -> str:
+    """What the survey verdicts of each area level rest on, one sentence.
+
+    ``rows`` are official rows (:func:`pingan_eval.summary.official_rows`); a level whose
+    areas use different estimators (a fallback) lists each.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"source": "survey", "area_level": ["county", "township"],
+    ...     "estimator": ["direct", "model"], "period": "2026-11", "window_start": "2026-11"})
+    >>> levels_basis_zh(t).split("；")[0]
+    '调查指标：全县结论依据本月直接估计（仅用本月调查样本）'
+    """
+    survey = rows[rows["source"] == "survey"]
+    if survey.empty or "estimator" not in survey:
+        return ""
+    parts = []
+    for level, group in survey.groupby("area_level", sort=False):
+        bases = dict.fromkeys(f"{estimator_zh(r)}（{labels.ESTIMATOR_BASIS[r['estimator']]}）"
+                              for _, r in group.drop_duplicates(
+                                  ["estimator", "window_start"]).iterrows())
+        parts.append(f"{labels.zh('area_level', level)}结论依据{'或'.join(bases)}")
+    return "调查指标：" + "；".join(parts) + "。"
+
+
 def period_zh(period: str) -> str:
     """``YYYY-MM`` in Chinese.
 

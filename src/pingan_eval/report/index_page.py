@@ -193,6 +193,7 @@ def render_index(
     table: pd.DataFrame,
     measures: Mapping[str, str] | None = None,
     comparisons: Mapping[str, str] | None = None,
+    basis: str = "",
 ) -> str:
     """The HTML of ``index.html``.
 
@@ -205,13 +206,18 @@ def render_index(
     reports : sequence of ReportEntry
         One per area, in display order (county first); failed runs included.
     table : pandas.DataFrame
-        The batch's summary rows with at least ``area, indicator, name_zh, source,
-        estimate, ci_low, ci_high, target, verdict, flag``.
+        One row per area and indicator, the official one
+        (:func:`pingan_eval.summary.official_rows` of the batch's summary), with at least
+        ``area, indicator, name_zh, source, estimate, ci_low, ci_high, target, verdict,
+        flag``.
     measures : mapping, optional
         Indicator code -> ``"rate"`` (shown as a percentage) or ``"count"``; missing
         codes are rates.
     comparisons : mapping, optional
         Indicator code -> the plan's comparison (``">="``, ``"<="``); default ``">="``.
+    basis : str, optional
+        What the survey verdicts rest on, one sentence shown above the matrix (e.g.
+        乡镇结论依据模型估计…).
 
     Returns
     -------
@@ -258,6 +264,7 @@ def render_index(
 </table>
 <h2>指标一览</h2>
 <p class="legend">{legend}<span>{_LEGEND_NOTE}</span></p>
+{f'<p class="sub">{html.escape(basis)}</p>' if basis else ""}
 <table>
 {_matrix(table, reports, measures, comparisons)}
 </table>

@@ -63,6 +63,8 @@ def methods_table(summary: pd.DataFrame, area: str, *,
         kish = next((t["kish_deff"] for t in weighting.get("townships", [])
                      if t["township"] == area), np.nan)
     survey = rows[rows["source"] == "survey"]
+    if "estimator" in survey:
+        survey = survey[survey["estimator"] == "direct"]
     deffs = "；".join(f"{r.name_zh} {r.deff:.2f}" for r in survey.itertuples()
                      if np.isfinite(r.deff))
     counts = report.get("counts", {})
@@ -81,7 +83,14 @@ def methods_table(summary: pd.DataFrame, area: str, *,
         ("设计效应（各指标）", deffs or DASH),
         ("方差估计", "泰勒线性化，分层整群、有放回近似；比例的置信区间为logit区间，"
                      "与R survey包 svyciprop(method = \"logit\") 一致"),
-        ("判定规则", "95%置信区间下限≥目标为达标；上限<目标为未达标；区间包含目标为尚无定论"),
+        ("多月合并估计", "将本季度（或本年）以来各月样本合并，权数除以月数；同一村各月视为"
+                         "同一初级抽样单位，计入同一村各月之间的相关"),
+        ("模型估计（乡镇）", "乡镇×月份小域模型（乡镇效应加一阶自回归的月份效应，反正弦变换），"
+                             "输入各月直接估计及同一村各月之间的抽样相关；某月的估计只用该月及"
+                             "此前的数据，已发布的结果不因后续数据改变；均方误差计入方差分量"
+                             "估计的不确定性；某乡镇水平明显偏离模型时单独估计其水平"),
+        ("判定规则", "95%置信区间下限≥目标为达标；上限<目标为未达标；区间包含目标为尚无定论；"
+                     "各级结论所依据的估计见报告首表“估计依据”"),
         ("可靠性规则", "按美国国家卫生统计中心（NCHS）比例数据呈现标准：有效样本量过小或"
                        "置信区间过宽的估计不予显示，精度较低的估计标注“需谨慎解读”"),
     ]

@@ -20,6 +20,7 @@ from pingan_eval.report.formatting import (
     DASH,
     N_HEADER,
     area_rows,
+    estimator_zh,
     flag_text,
     fmt_ci,
     fmt_pct,
@@ -27,12 +28,34 @@ from pingan_eval.report.formatting import (
     fmt_target,
     fmt_value,
     measure_of,
+    span_zh,
 )
+from pingan_eval.summary.official import official_rows
+
+#: Columns of :func:`headline_table`.
+HEADLINE_COLUMNS = ["指标", "数据来源", "估计依据", "估计值", "95%置信区间", "目标", "结论",
+                    "可靠性", N_HEADER, "其他估计"]
+
+
+def _others_text(rows: pd.DataFrame, chosen, measure: str) -> str:
+    """The other estimates of the chosen row's indicator, short: 本月直接 94.3% 尚无定论."""
+    if "estimator" not in rows or chosen.source != "survey":
+        return ""
+    same = rows[(rows["indicator"] == chosen.indicator)
+                & ~((rows["estimator"] == chosen.estimator)
+                    & (rows["window_start"] == chosen.window_start))]
+    parts = []
+    for r in same.itertuples():
+        name = {"direct": "本月直接", "model": "模型"}.get(
+            r.estimator, f"{span_zh(r.window_start, r.period)}合并")
+        value = DASH if r.flag == "suppress" else fmt_value(r.estimate, measure)
+        parts.append(f"{name} {value} {labels.zh('verdict', r.verdict)}")
+    return "；".join(parts)
 
 
 def headline_table(summary: pd.DataFrame, area: str, *,
                    plan: Plan | str | os.PathLike | None = None) -> pd.DataFrame:
-    """Every target of ``area`` with estimate, 95 % CI, target, verdict and flag, in Chinese.
+    """Every target of ``area`` with its official verdict, its basis and the other estimates.
 
     Parameters
     ----------
@@ -41,15 +64,19 @@ def headline_table(summary: pd.DataFrame, area: str, *,
     area : str
         A township, or the county.
     plan : Plan, path or None
-        For the count-vs-rate format of each target; ``None`` reads the shipped plan.
+        Which estimator is official (``[estimation]``) and the count-vs-rate format of
+        each target; ``None`` reads the shipped plan.
 
     Returns
     -------
     pandas.DataFrame
-        One row per indicator of ``area`` in summary order, columns 指标, 数据来源,
-        估计值, 95%置信区间, 目标, 结论, 可靠性 (the flag, with its reasons unless ok),
-        样本量/单位数 (respondents with an answer; for registers the eligible units or
-        the denominator), all text. Register rows have no interval ("—", they are
+        One row per indicator of ``area`` in summary order, all text: 指标, 数据来源,
+        估计依据 (the official estimator: 模型估计, 本月直接估计, 多月合并估计（months）;
+        台账全数统计 for registers), 估计值, 95%置信区间, 目标, 结论 (the official
+        verdict), 可靠性 (the flag, with its reasons unless ok), 样本量/单位数
+        (respondents with an answer this month; for registers the eligible units or the
+        denominator), 其他估计 (the survey target's other estimates and their verdicts,
+        e.g. ``本月直接 94.3% 尚无定论``). Register rows have no interval ("—", they are
         complete counts); a suppressed estimate reads "—".
 
     Raises
@@ -60,40 +87,43 @@ def headline_table(summary: pd.DataFrame, area: str, *,
     Examples
     --------
     >>> import pandas as pd
-    >>> s = pd.DataFrame({"area": "青河镇", "indicator": ["awareness", "participation"],
-    ...     "name_zh": ["知晓率", "参与率"], "source": "survey", "estimate": [0.9432, 0.91],
-    ...     "ci_low": [0.921, 0.80], "ci_high": [0.964, 0.97], "target": 0.95,
-    ...     "verdict": "undecided", "flag": ["ok", "suppress"],
-    ...     "flag_reason": ["", "n_eff<30"], "n": [211, 20]})
+    >>> s = pd.DataFrame({"period": "2026-11", "area": "青河镇", "area_level": "township",
+    ...     "indicator": ["awareness"] * 2 + ["participation"], "source": "survey",
+    ...     "name_zh": ["知晓率"] * 2 + ["参与率"], "estimator": ["direct", "model", "model"],
+    ...     "window_start": "2026-11", "estimate": [0.9432, 0.962, 0.91],
+    ...     "ci_low": [0.921, 0.953, 0.80], "ci_high": [0.964, 0.975, 0.97], "target": 0.95,
+    ...     "verdict": ["undecided", "met", "undecided"], "flag": ["ok", "ok", "suppress"],
+    ...     "flag_reason": ["", "", "n_eff<30"], "n": [211, 211, 20]})
     >>> t = headline_table(s, "青河镇")
-    >>> t.loc[0, ["指标", "估计值", "95%置信区间", "结论", "可靠性"]].tolist()
-    ['知晓率', '94.3%', '92.1%–96.4%', '尚无定论', '可靠']
+    >>> t.loc[0, ["指标", "估计依据", "估计值", "结论", "其他估计"]].tolist()
+    ['知晓率', '模型估计', '96.2%', '达标', '本月直接 94.3% 尚无定论']
     >>> t.loc[1, ["估计值", "可靠性"]].tolist()
     ['—', '数据不足，不予显示（有效样本量不足30）']
     """
     plan = as_plan(plan)
-    rows = area_rows(summary, area)
+    every = area_rows(summary, area)
     out = []
-    for r in rows.itertuples():
+    for r in official_rows(every, plan).itertuples():
         measure, comparison = measure_of(plan, r.indicator, r.source)
         hidden = r.flag == "suppress"
         out.append({
             "指标": r.name_zh,
             "数据来源": labels.zh("source", r.source),
+            "估计依据": estimator_zh(pd.Series(r._asdict())),
             "估计值": DASH if hidden else fmt_value(r.estimate, measure),
             "95%置信区间": DASH if hidden else fmt_ci(r.ci_low, r.ci_high),
             "目标": fmt_target(r.target, measure, comparison),
             "结论": labels.zh("verdict", r.verdict),
             "可靠性": flag_text(r.flag, r.flag_reason),
             N_HEADER: DASH if not np.isfinite(r.n) else f"{r.n:.0f}",
+            "其他估计": _others_text(every, r, measure),
         })
-    return pd.DataFrame(out, columns=["指标", "数据来源", "估计值", "95%置信区间", "目标",
-                                      "结论", "可靠性", N_HEADER])
+    return pd.DataFrame(out, columns=HEADLINE_COLUMNS)
 
 
 def comparison_table(summary: pd.DataFrame, *, source: str = "survey",
                      plan: Plan | str | os.PathLike | None = None) -> pd.DataFrame:
-    """Areas x indicators: ``estimate（verdict）`` per cell, county first.
+    """Areas x indicators: the official ``estimate（verdict）`` per cell, county first.
 
     Parameters
     ----------
@@ -120,7 +150,7 @@ def comparison_table(summary: pd.DataFrame, *, source: str = "survey",
     [['青河县', '97.0%（达标）'], ['青河镇', '96.0%*（尚无定论）']]
     """
     plan = as_plan(plan)
-    rows = summary[summary["source"] == source]
+    rows = official_rows(summary[summary["source"] == source], plan)
     cells = []
     for r in rows.itertuples():
         if r.flag == "suppress":
@@ -148,7 +178,7 @@ def register_table(summary: pd.DataFrame, area: str, *,
     counts); 样本量 is renamed 应创建/应完成数 (the denominator).
     """
     table = headline_table(summary[summary["source"] != "survey"], area, plan=plan)
-    return table.drop(columns=["95%置信区间", "可靠性"]).rename(
+    return table.drop(columns=["估计依据", "95%置信区间", "可靠性", "其他估计"]).rename(
         columns={N_HEADER: "应创建/应完成数"})
 
 
@@ -204,13 +234,16 @@ def change_table(trend: pd.DataFrame, area: str, period: str) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns 指标, 本月, 上月, 变化（百分点）, 变化的95%置信区间, p值, 说明. The
-        change and its interval come from :func:`pingan_eval.survey.change.change` (independent
-        waves, Welch-Satterthwaite df). A month flagged ``suppress`` gives dashes.
+        Columns 指标, 本月, 上月, 变化（百分点）, 变化的95%置信区间, p值, 说明, of the
+        months' direct estimates. The change and its interval come from
+        :func:`pingan_eval.survey.change.change` (independent waves, Welch-Satterthwaite
+        df). A month flagged ``suppress`` gives dashes.
     """
     from pingan_eval.survey.change import change
 
     prev = str(pd.Period(period, freq="M") - 1)
+    if "estimator" in trend:
+        trend = trend[trend["estimator"] == "direct"]
     rows = trend[(trend["area"] == area) & trend["period"].astype(str).isin([period, prev])]
     cur = rows[rows["period"].astype(str) == period].set_index("indicator")
     old = rows[rows["period"].astype(str) == prev].set_index("indicator")

@@ -6,14 +6,17 @@ from __future__ import annotations
 import pandas as pd
 
 from pingan_eval import labels
-from pingan_eval.report.formatting import area_rows, period_zh
+from pingan_eval.plan import Plan, as_plan
+from pingan_eval.report.formatting import area_rows, basis_zh, levels_basis_zh, period_zh
+from pingan_eval.summary.official import official_rows
 
 
 def _names(rows: pd.DataFrame) -> str:
     return "、".join(rows["name_zh"].astype(str))
 
 
-def headline_paragraph(summary: pd.DataFrame, area: str) -> str:
+def headline_paragraph(summary: pd.DataFrame, area: str, *,
+                       plan: Plan | str | None = None) -> str:
     """A short plain-language reading of :func:`headline_table`, generated from the summary.
 
     Parameters
@@ -22,27 +25,34 @@ def headline_paragraph(summary: pd.DataFrame, area: str) -> str:
         :func:`pingan_eval.summary.period_summary` output (one period).
     area : str
         A township, or the county.
+    plan : Plan, path or None
+        Which estimator's verdict is official; ``None`` reads the shipped plan.
 
     Returns
     -------
     str
-        Markdown: one paragraph on the survey indicators (which are met, not met,
-        undecided, and what "undecided" means; which are suppressed or to be read with
-        care), then one sentence each on safe cells, structural targets and tasks
-        where the summary has them.
+        Markdown: one paragraph on the survey indicators (the basis of their official
+        verdicts; which are met, not met, undecided, and what "undecided" means; how many
+        the month's direct estimate alone decides, where the official estimate is
+        another; which are suppressed or to be read with care), then one sentence each
+        on safe cells, structural targets and tasks where the summary has them.
 
     Examples
     --------
     >>> import pandas as pd
-    >>> s = pd.DataFrame({"period": "2026-11", "area": "青河镇",
-    ...     "indicator": ["awareness", "participation"], "name_zh": ["知晓率", "参与率"],
-    ...     "source": "survey", "estimate": [0.97, 0.90], "ci_low": [0.96, 0.86],
-    ...     "ci_high": [0.98, 0.93], "target": 0.95, "verdict": ["met", "not_met"],
+    >>> s = pd.DataFrame({"period": "2026-11", "area": "青河镇", "area_level": "township",
+    ...     "indicator": ["awareness", "awareness", "participation", "participation"],
+    ...     "name_zh": ["知晓率", "知晓率", "参与率", "参与率"], "source": "survey",
+    ...     "estimator": ["direct", "model"] * 2, "window_start": "2026-11",
+    ...     "estimate": [0.97, 0.97, 0.90, 0.91], "ci_low": [0.93, 0.96, 0.84, 0.88],
+    ...     "ci_high": [0.99, 0.98, 0.95, 0.94], "target": 0.95,
+    ...     "verdict": ["undecided", "met", "undecided", "not_met"],
     ...     "flag": "ok", "flag_reason": ""})
-    >>> print(headline_paragraph(s, "青河镇"))
-    **2026年11月，青河镇**居民抽样调查的2项指标中：**知晓率达标**（95%置信区间下限不低于目标）；**参与率未达标**（95%置信区间上限低于目标）。
+    >>> print(headline_paragraph(s, "青河镇"))  # doctest: +NORMALIZE_WHITESPACE
+    **2026年11月，青河镇**居民抽样调查的2项指标（结论依据模型估计：以本月调查样本为主，借用本乡镇本年度此前各月及其他乡镇的数据；区间已计入模型参数的不确定性）中：**知晓率达标**（95%置信区间下限不低于目标）；**参与率未达标**（95%置信区间上限低于目标）。仅用本月样本的直接估计可下结论的为0项，依据模型估计为2项。
     """
-    rows = area_rows(summary, area)
+    every = area_rows(summary, area)
+    rows = official_rows(every, as_plan(plan))
     period = str(rows["period"].iloc[0])
     survey = rows[rows["source"] == "survey"]
     parts = []
@@ -50,12 +60,13 @@ def headline_paragraph(summary: pd.DataFrame, area: str) -> str:
         said = []
         for verdict, why in (("met", "95%置信区间下限不低于目标"),
                              ("not_met", "95%置信区间上限低于目标"),
-                             ("undecided", "95%置信区间包含目标值，本月样本尚不足以判断")):
+                             ("undecided", "95%置信区间包含目标值，现有数据尚不足以判断")):
             hit = survey[survey["verdict"] == verdict]
             if len(hit):
                 said.append(f"**{_names(hit)}{labels.zh('verdict', verdict)}**（{why}）")
-        text = (f"**{period_zh(period)}，{area}**居民抽样调查的{len(survey)}项指标中："
-                + "；".join(said) + "。")
+        text = (f"**{period_zh(period)}，{area}**居民抽样调查的{len(survey)}项指标"
+                f"（{_basis(survey)}）中：" + "；".join(said) + "。")
+        text += _direct_alone(every, survey)
         for flag, what in (("review", "需谨慎解读"), ("suppress", "估计值不予显示")):
             hit = survey[survey["flag"] == flag]
             for reason, group in hit.groupby("flag_reason", sort=True):
@@ -78,6 +89,36 @@ def headline_paragraph(summary: pd.DataFrame, area: str) -> str:
             text += f"；未达标的是{_names(missed)}"
         parts.append(text + "。")
     return "\n\n".join(parts)
+
+
+def basis_note(summary: pd.DataFrame, *, plan: Plan | str | None = None) -> str:
+    """One sentence for a county page: what each level's survey verdicts rest on.
+
+    ``summary`` is the period summary; ``plan`` names the official estimators (``None``:
+    the shipped plan). See :func:`pingan_eval.report.formatting.levels_basis_zh`.
+    """
+    return levels_basis_zh(official_rows(summary, as_plan(plan)))
+
+
+def _basis(survey: pd.DataFrame) -> str:
+    """结论依据…: one basis, or each basis with the indicators it applies to."""
+    bases = {}
+    for _, r in survey.iterrows():
+        bases.setdefault(basis_zh(r), []).append(str(r["name_zh"]))
+    if len(bases) == 1:
+        return f"结论依据{next(iter(bases))}"
+    return "结论依据：" + "；".join(f"{'、'.join(v)}为{k}" for k, v in bases.items())
+
+
+def _direct_alone(every: pd.DataFrame, survey: pd.DataFrame) -> str:
+    """How many the month's direct estimate alone decides, where the official one is not it."""
+    if "estimator" not in every or (survey["estimator"] == "direct").all():
+        return ""
+    direct = every[(every["source"] == "survey") & (every["estimator"] == "direct")]
+    decided = int((direct["verdict"] != "undecided").sum())
+    official_decided = int((survey["verdict"] != "undecided").sum())
+    return (f"仅用本月样本的直接估计可下结论的为{decided}项，"
+            f"依据{labels.zh('estimator', survey['estimator'].iloc[0])}为{official_decided}项。")
 
 
 def breakdown_note(table: pd.DataFrame, breakdown: str) -> str:

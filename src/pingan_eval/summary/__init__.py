@@ -6,6 +6,7 @@ tables and compute nothing themselves.
 """
 
 from pingan_eval.periods import period_end, trailing_periods
+from pingan_eval.summary.official import official_rows
 from pingan_eval.summary.period import (
     SUMMARY_COLUMNS,
     ensure_prepared,
@@ -18,6 +19,7 @@ from pingan_eval.summary.period import (
 __all__ = [
     "SUMMARY_COLUMNS",
     "ensure_prepared",
+    "official_rows",
     "period_end",
     "period_summary",
     "read_summary",

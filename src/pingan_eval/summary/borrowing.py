@@ -22,15 +22,20 @@ assembles rows in the shape of the period summary; the statistics are in
 from __future__ import annotations
 
 import os
+import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from pingan_eval.errors import EstimationError
 from pingan_eval.plan import Plan
 
-__all__ = ["MonthPanel", "model_rows", "month_panel", "model_year", "pooled_rows"]
+__all__ = ["MonthPanel", "borrowed_rows", "model_rows", "month_panel", "model_year",
+           "pooled_rows", "prepared_periods"]
 
 #: Column order of the survey rows this module returns (then ``period`` and the text).
 _ROW_STATS = ("estimate", "se", "ci_low", "ci_high", "df", "n", "deff")
@@ -170,3 +175,94 @@ def pooled_rows(panel: MonthPanel, plan: Plan, period: str, *,
     if not frames:
         return pd.DataFrame(columns=cols)
     return pd.concat(frames, ignore_index=True)[cols]
+
+
+def prepared_periods(raw_dir: str | os.PathLike,
+                     processed_dir: str | os.PathLike) -> list[str]:
+    """The months prepared into ``processed_dir`` (those with a ``validation.json``), sorted.
+
+    Where ``raw_dir`` has survey waves, only months that are still waves there count, so a
+    stale folder of a wave since removed is not borrowed from.
+    """
+    from pingan_eval.data.prepare import available_periods
+
+    root = Path(processed_dir)
+    if not root.is_dir():
+        return []
+    done = sorted(d.name for d in root.iterdir()
+                  if re.fullmatch(r"\d{4}-\d{2}", d.name) and (d / "validation.json").is_file())
+    if (Path(raw_dir) / "survey").is_dir():
+        waves = set(available_periods(raw_dir))
+        done = [m for m in done if m in waves]
+    return done
+
+
+def borrowed_rows(periods: Sequence[str], available: Sequence[str],
+                  processed_dir: str | os.PathLike, plan: Plan, *,
+                  pooled: bool = True) -> pd.DataFrame:
+    """Pooled and model rows of ``periods``, judged against the plan, in summary shape.
+
+    Parameters
+    ----------
+    periods : sequence of str
+        The months to estimate (each must be in ``available``).
+    available : sequence of str
+        Every prepared month (:func:`prepared_periods`): what the windows and the model
+        may borrow from. The model of month t uses :func:`model_year` (t) only.
+    processed_dir : path
+        Folder of ``pingan-eval prepare`` output.
+    plan : Plan
+        Indicators, thresholds, pooling windows (``plan.estimation``).
+    pooled : bool
+        Add the pooled rows of each month's windows (the trend charts need only the model).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``period, area, area_level, indicator, name_zh, source, estimator, window_start,
+        estimate, se, ci_low, ci_high, df, n, deff, target, verdict, flag, flag_reason``.
+        Pooled rows are flagged as design-based estimates
+        (:func:`pingan_eval.survey.reliability`); model rows are flagged ``ok`` (their
+        interval is the model's root MSE, normal). A window no longer than one month
+        gives no pooled row, and two windows covering the same months give one. Where the
+        model cannot be fitted (:class:`~pingan_eval.errors.EstimationError`) a warning
+        says why and the months get no model rows; their official verdict falls back to
+        the direct estimate.
+    """
+    from pingan_eval.survey.pooling import window_periods
+    from pingan_eval.survey.reliability import reliability
+    from pingan_eval.survey.targets import evaluate
+
+    needed: set[str] = set()
+    for period in periods:
+        needed.update(model_year(period, available))
+        if pooled:
+            for window in plan.estimation.pooled_windows:
+                needed.update(window_periods(period, window, available))
+    panel = month_panel(sorted(needed), processed_dir, plan)
+    frames = []
+    if pooled:
+        for period in periods:
+            rows = pooled_rows(panel, plan, period, windows=plan.estimation.pooled_windows)
+            rows = rows.drop_duplicates(["area", "indicator", "window_start"])
+            frames.append(reliability(rows.drop(columns="window").reset_index(drop=True))
+                          .assign(estimator="pooled"))
+    try:
+        model = model_rows(panel, plan, periods)
+    except EstimationError as exc:
+        warnings.warn(f"township-by-month model not fitted for {', '.join(periods)}: {exc}; "
+                      "the townships' official verdicts fall back to the direct estimate",
+                      stacklevel=2)
+        model = pd.DataFrame()
+    if len(model):
+        frames.append(model.drop(columns=["shrinkage", "break_period"]).assign(
+            area_level="township", window_start=model["period"], estimator="model",
+            flag="ok", flag_reason=""))
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame()
+    out = pd.concat(frames, ignore_index=True)
+    names = {t.code: (t.name_zh, t.threshold) for t in plan.survey}
+    out["name_zh"] = out["indicator"].map(lambda c: names[c][0])
+    judged = evaluate(out, out["indicator"].map(lambda c: names[c][1]).astype(float))
+    return judged.drop(columns=["point_met", "p_below_target"]).assign(source="survey")

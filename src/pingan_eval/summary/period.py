@@ -38,11 +38,13 @@ __all__ = [
 #: The columns of :func:`period_summary`, in order.
 SUMMARY_COLUMNS = (
     "period", "area", "area_level", "indicator", "name_zh", "source",
-    "estimate", "se", "ci_low", "ci_high", "df", "n", "deff",
+    "estimator", "window_start", "estimate", "se", "ci_low", "ci_high", "df", "n", "deff",
     "target", "verdict", "flag", "flag_reason",
 )
 _STATS = ("estimate", "se", "ci_low", "ci_high", "df", "n", "deff", "target")
 _TEXT = tuple(c for c in SUMMARY_COLUMNS if c not in _STATS)
+#: Row order of the estimators of one area and indicator.
+_ESTIMATOR_ORDER = {"direct": 0, "pooled": 1, "model": 2}
 
 
 def resolve_plan(plan: Plan | str | os.PathLike | None) -> Plan:
@@ -65,6 +67,13 @@ def period_summary(
     registers: RegisterTables | None = None,
 ) -> pd.DataFrame:
     """Every indicator of the plan for the county and each township, for one month.
+
+    Each survey target has a row per estimator: the month's direct design-based
+    estimate, the pooled windows of the plan (``plan.estimation.pooled_windows``:
+    quarter to date and year to date by default) and, for townships, the
+    township-by-month model fitted on the plan year's months up to ``period`` (so the
+    figures of a month never change when later waves arrive). Which one gives the
+    official verdict is the plan's choice: :func:`pingan_eval.summary.official_rows`.
 
     Parameters
     ----------
@@ -90,6 +99,10 @@ def period_summary(
           ``township``); ``indicator`` (the plan's target code: ``awareness``,
           ``cell_family``, ``visits``, ...); ``name_zh``; ``source`` (``survey``,
           ``register``, ``structural`` or ``task``);
+        - ``estimator``: ``direct`` (the month's design-based estimate; every register
+          row), ``pooled`` (the months from ``window_start`` to ``period`` stacked) or
+          ``model`` (the township-by-month model); ``window_start`` (``YYYY-MM``, the
+          first month the row covers: ``period`` itself for direct and model rows);
         - ``estimate, se, ci_low, ci_high, df, n, deff``: the survey core's estimate
           (a proportion). Register rows carry the rate (or count) as ``estimate`` and
           the denominator as ``n``; they are complete counts, so ``se, ci_low,
@@ -99,7 +112,8 @@ def period_summary(
           ``suppress``) and ``flag_reason``.
 
         Sorted: the county first, then the townships in plan order; within an area the
-        indicators in plan order (survey, safe cells, structural, tasks).
+        indicators in plan order (survey, safe cells, structural, tasks); within an
+        indicator direct, pooled (shortest window first), model.
 
     Raises
     ------
@@ -113,10 +127,15 @@ def period_summary(
     ``svyciprop(~I(code == 1), design, method = "logit")``), then
     :func:`pingan_eval.survey.reliability` and :func:`pingan_eval.survey.targets.evaluate` with the
     plan's threshold. The county row of a survey indicator is the whole-design estimate,
-    not an average of the township rows.
+    not an average of the township rows. Pooled and model rows:
+    :func:`pingan_eval.summary.borrowing.borrowed_rows`.
     """
+    from pingan_eval.summary.borrowing import borrowed_rows, prepared_periods
+
     plan = resolve_plan(plan)
     parts = [_survey_rows(period, processed_dir, plan)]
+    available = sorted({*prepared_periods(raw_dir, processed_dir), period})
+    parts.append(borrowed_rows([period], available, processed_dir, plan))
     parts.extend(_register_rows(period, Path(raw_dir), plan, registers))
     return _finish(pd.concat([p for p in parts if len(p)], ignore_index=True), plan)
 
@@ -128,7 +147,10 @@ def trend_summary(
     processed_dir: str | os.PathLike = paths.PROCESSED_DIR,
     plan: Plan | str | os.PathLike | None = None,
 ) -> pd.DataFrame:
-    """The survey rows of :func:`period_summary` for several months, stacked.
+    """The direct and model survey rows of :func:`period_summary` for several months.
+
+    The model row of each month is the one that month's report shows (fitted on its
+    year's months up to it), so the trend's model line is what was published.
 
     Parameters
     ----------
@@ -141,12 +163,18 @@ def trend_summary(
     Returns
     -------
     pandas.DataFrame
-        The columns :data:`SUMMARY_COLUMNS`, survey indicators only, sorted by period,
-        then as :func:`period_summary`.
+        The columns :data:`SUMMARY_COLUMNS`, survey indicators only (no pooled rows),
+        sorted by period, then as :func:`period_summary`.
     """
+    from pingan_eval.summary.borrowing import borrowed_rows, prepared_periods
+
     plan = resolve_plan(plan)
-    del raw_dir  # same signature as period_summary; registers are not trended
-    frames = [_survey_rows(p, processed_dir, plan) for p in sorted(set(periods))]
+    months = sorted(set(periods))
+    frames = [_survey_rows(p, processed_dir, plan) for p in months]
+    if months:
+        available = sorted({*prepared_periods(raw_dir, processed_dir), *months})
+        frames.append(borrowed_rows(months, available, processed_dir, plan, pooled=False))
+    frames = [f for f in frames if len(f)]
     if not frames:
         return _finish(pd.DataFrame(columns=list(SUMMARY_COLUMNS)), plan)
     return _finish(pd.concat(frames, ignore_index=True), plan)
@@ -212,8 +240,12 @@ def read_summary(path: str | os.PathLike) -> pd.DataFrame:
     ReportError
         A column is missing (the message names it).
     """
-    table = pd.read_csv(path, dtype={"period": str, "area": str, "indicator": str},
+    table = pd.read_csv(path, dtype={"period": str, "area": str, "indicator": str,
+                                     "window_start": str},
                         keep_default_na=False, na_values=[""], encoding="utf-8")
+    if "estimator" not in table.columns and "window_start" not in table.columns:
+        # A summary written before the estimators: every row was the month's own.
+        table = table.assign(estimator="direct", window_start=table["period"])
     missing = [c for c in SUMMARY_COLUMNS if c not in table.columns]
     if missing:
         raise ReportError(f"{path}: not a summary table; missing column(s) {missing}")
@@ -242,8 +274,7 @@ def _survey_rows(period: str, processed_dir: str | os.PathLike, plan: Plan) -> p
         frames.append(both.assign(indicator=target.code, name_zh=target.name_zh,
                                   source="survey"))
     out = pd.concat(frames, ignore_index=True)
-    out["period"] = period
-    return out
+    return out.assign(period=period, estimator="direct", window_start=period)
 
 
 def _register_rows(period: str, raw_dir: Path, plan: Plan,
@@ -265,7 +296,7 @@ def _register_rows(period: str, raw_dir: Path, plan: Plan,
             n=structural["denominator"], source="structural"), plan))
     if not registers.tasks.empty:
         parts.append(_from_register(_task_rows(registers.tasks, plan), plan))
-    return [p.assign(period=period) for p in parts]
+    return [p.assign(period=period, estimator="direct", window_start=period) for p in parts]
 
 
 def _task_rows(done: pd.DataFrame, plan: Plan) -> pd.DataFrame:
@@ -317,6 +348,8 @@ def _finish(table: pd.DataFrame, plan: Plan) -> pd.DataFrame:
     for col in _STATS:
         out[col] = out[col].astype(float)
     out = out.assign(_a=out["area"].map(areas).fillna(len(areas)),
-                     _i=out["indicator"].map(codes).fillna(len(codes)))
-    out = out.sort_values(["period", "_a", "area", "_i", "indicator"], kind="stable")
+                     _i=out["indicator"].map(codes).fillna(len(codes)),
+                     _e=out["estimator"].map(_ESTIMATOR_ORDER).fillna(len(_ESTIMATOR_ORDER)))
+    out = out.sort_values(["period", "_a", "area", "_i", "indicator", "_e", "window_start"],
+                          ascending=[True] * 6 + [False], kind="stable")
     return out[list(SUMMARY_COLUMNS)].reset_index(drop=True)

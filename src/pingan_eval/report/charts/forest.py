@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from pingan_eval import labels
+from pingan_eval.plan import PlanLike, as_plan
 from pingan_eval.report.charts.layout import (
     FLAG_STYLE,
     GRID,
@@ -26,6 +27,7 @@ from pingan_eval.report.charts.layout import (
     set_title,
     suptitle,
 )
+from pingan_eval.summary.official import official_rows
 
 _HIGHLIGHT = "#FFF3C4"
 #: The other townships' estimates on one row of a large county's forest plot.
@@ -51,7 +53,7 @@ def _legend_handles(table: pd.DataFrame, target: float | None) -> list:
 
 
 def forest_plot(summary: pd.DataFrame, area: str, *, period: str | None = None,
-                indicators: Sequence[str] | None = None) -> Figure:
+                indicators: Sequence[str] | None = None, plan: PlanLike = None) -> Figure:
     """Estimates and 95 % intervals of ``area`` beside the county and the other townships.
 
     Parameters
@@ -65,6 +67,9 @@ def forest_plot(summary: pd.DataFrame, area: str, *, period: str | None = None,
         Shown in the title; default the table's period.
     indicators : sequence of str, optional
         Indicator codes to draw, in order; default every survey indicator of the table.
+    plan : Plan, path or None
+        Which estimate of each area is drawn: the official one
+        (:func:`~pingan_eval.summary.official_rows`); ``None`` reads the shipped plan.
 
     Returns
     -------
@@ -89,7 +94,7 @@ def forest_plot(summary: pd.DataFrame, area: str, *, period: str | None = None,
     >>> [ax.get_title() for ax in fig.axes]
     ['知晓率']
     """
-    survey = summary[summary["source"] == "survey"]
+    survey = official_rows(summary[summary["source"] == "survey"], as_plan(plan))
     codes = indicator_order(survey, indicators)
     if not codes:
         raise ValueError("forest_plot: the summary has no survey rows")
@@ -137,11 +142,22 @@ def forest_plot(summary: pd.DataFrame, area: str, *, period: str | None = None,
                               float(survey["target"].iloc[0]))
     if strip is not None:
         handles.insert(-1, Line2D([], [], label="其他乡镇估计值（不含区间）", **_STRIP))
-    top = suptitle(fig, f"{heading}比较：估计值及95%置信区间（{period}）")
+    top = suptitle(fig, f"{heading}比较：估计值及95%置信区间（{period}）{_basis(survey)}")
     bottom = figure_legend(fig, handles, ncol=6)
     layout_rows(fig, axes, rows_shown, top=top, bottom=bottom, lo=lo, hi=hi,
                  label_size=mpl.rcParams["ytick.labelsize"], bold=area)
     return fig
+
+
+def _basis(survey: pd.DataFrame) -> str:
+    """（全县为本月直接估计，乡镇为模型估计）where the levels' estimators differ."""
+    if "estimator" not in survey:
+        return ""
+    used = survey.drop_duplicates("area_level").set_index("area_level")["estimator"]
+    if used.nunique() < 2:
+        return ""
+    return "\n（" + "，".join(f"{labels.zh('area_level', lv)}为{labels.zh('estimator', e)}"
+                             for lv, e in used.items()) + "）"
 
 
 def _intervals(ax, rows: pd.DataFrame, y: np.ndarray, lo: float) -> None:

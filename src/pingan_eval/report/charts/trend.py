@@ -1,5 +1,10 @@
-"""The trend chart: monthly estimates of an area with 95 % interval bands, the county and
-the target.
+"""The trend chart: monthly estimates of an area with 95 % intervals, the county and the
+target.
+
+A township with model rows shows the model's monthly estimate as a line with its band
+(what its reports said each month) and the month's direct estimates as points with their
+intervals, so the reader sees how much the model borrowed; an area without model rows
+(the county) shows its direct estimates as the line and band.
 """
 
 from __future__ import annotations
@@ -34,6 +39,15 @@ from pingan_eval.report.charts.layout import (
 
 _TARGET_TREND = {"color": "#000000", "linestyle": "-", "linewidth": 0.9}
 _COUNTY_TREND = {"color": "#7F7F7F", "linestyle": (0, (4, 2)), "linewidth": 1.3}
+_DIRECT_POINTS = {"color": "#595959", "markersize": 3.5, "elinewidth": 0.9, "capsize": 0}
+_LINE = VERDICT_STYLE["met"]["color"]
+
+
+def _rows_of(trend: pd.DataFrame, estimator: str) -> pd.DataFrame:
+    """The rows of one estimator (a trend table without the column is all direct)."""
+    if "estimator" not in trend:
+        return trend if estimator == "direct" else trend.iloc[:0]
+    return trend[trend["estimator"] == estimator]
 
 
 def _month_label(period: str, first: bool) -> str:
@@ -76,6 +90,7 @@ def trend_plot(trend: pd.DataFrame, area: str, *, county: str | None = None,
     codes = indicator_order(trend, indicators)
     if not codes:
         raise ValueError("trend_plot: the trend table is empty")
+    direct, model = _rows_of(trend, "direct"), _rows_of(trend, "model")
     if county is None:
         counties = trend.loc[trend["area_level"] == "county", "area"]
         county = str(counties.iloc[0]) if len(counties) else None
@@ -86,28 +101,25 @@ def trend_plot(trend: pd.DataFrame, area: str, *, county: str | None = None,
     nrows = -(-(len(codes) + 1) // ncols)
     fig, axes = new_figure(nrows, ncols, 4.0 * ncols, 2.7 * nrows + 0.6,
                             sharex=True, sharey=True)
+    modelled = (model["area"] == area).any()
+    line = model if modelled else direct
     own = trend[(trend["area"] == area) & (trend["flag"] != "suppress")]
     lo, hi = limits(own["ci_low"], float(trend["target"].min()))
     flat = list(axes.ravel())
+    xs = np.arange(len(periods))
     for ax, code in zip(flat, codes, strict=False):
-        rows = trend[(trend["area"] == area) & (trend["indicator"] == code)]
-        rows = rows.set_index(rows["period"].astype(str)).reindex(periods)
+        rows = _by_period(line, area, code, periods)
         shown = rows["flag"].ne("suppress") & rows["estimate"].notna()
         est = rows["estimate"].where(shown)
-        xs = np.arange(len(periods))
         ax.fill_between(xs, rows["ci_low"].where(shown), rows["ci_high"].where(shown),
-                        color=VERDICT_STYLE["met"]["color"], alpha=0.18, linewidth=0)
-        ax.plot(xs, est, color=VERDICT_STYLE["met"]["color"], linewidth=1.8)
-        ok = shown & rows["flag"].eq("ok")
-        ax.plot(xs[ok.to_numpy()], est[ok], "o", color=VERDICT_STYLE["met"]["color"],
-                markersize=4)
-        review = shown & rows["flag"].eq("review")
-        ax.plot(xs[review.to_numpy()], est[review], "o", color=VERDICT_STYLE["met"]["color"],
-                markerfacecolor="white", markersize=5)
-        for i in np.flatnonzero(~shown.to_numpy() & rows["area"].notna().to_numpy()):
-            ax.text(i, lo + 0.01, "×", ha="center", va="bottom", color=FLAG_STYLE["color"])
+                        color=_LINE, alpha=0.18, linewidth=0)
+        ax.plot(xs, est, color=_LINE, linewidth=1.8)
+        if modelled:
+            _direct_points(ax, _by_period(direct, area, code, periods), xs, lo)
+        else:
+            _points(ax, rows, shown, est, xs, lo)
         if county is not None:
-            c = trend[(trend["area"] == county) & (trend["indicator"] == code)]
+            c = direct[(direct["area"] == county) & (direct["indicator"] == code)]
             ax.plot([x[p] for p in c["period"].astype(str)], c["estimate"], **_COUNTY_TREND)
         target = trend.loc[trend["indicator"] == code, "target"]
         ax.axhline(float(target.iloc[0]), **_TARGET_TREND)
@@ -123,26 +135,70 @@ def trend_plot(trend: pd.DataFrame, area: str, *, county: str | None = None,
         ax.tick_params(axis="x", labelbottom=True)
     legend_ax = flat[len(codes)]
     legend_ax.axis("off")
-    handles = [Line2D([], [], color=VERDICT_STYLE["met"]["color"], marker="o",
-                      markersize=4, linewidth=1.8, label=f"{area}估计值"),
-               Patch(color=VERDICT_STYLE["met"]["color"], alpha=0.18, label="95%置信区间"),
-               Line2D([], [], label="目标", **_TARGET_TREND)]
-    if county is not None:
-        handles.insert(2, Line2D([], [], label=f"{county}（全县）", **_COUNTY_TREND))
-    if (trend.loc[trend["area"] == area, "flag"] == "review").any():
-        handles.append(Line2D([], [], linestyle="", marker="o", markerfacecolor="white",
-                              color=VERDICT_STYLE["met"]["color"],
-                              label=f"空心：{labels.FLAGS['review']}"))
-    if (trend.loc[trend["area"] == area, "flag"] == "suppress").any():
-        handles.append(Line2D([], [], linestyle="", marker="$×$", color=FLAG_STYLE["color"],
-                              label=labels.SUPPRESSED))
+    handles = _legend(trend, direct, area, county, modelled)
     legend_ax.legend(handles=handles, loc="center", frameon=False, fontsize=10)
     for ax in flat[len(codes) + 1:]:
         ax.axis("off")
-    top = suptitle(fig, f"{area}：近{len(periods)}个月走势（阴影为95%置信区间）")
+    basis = "线为模型估计，点为本月直接估计" if modelled else "阴影为95%置信区间"
+    top = suptitle(fig, f"{area}：近{len(periods)}个月走势（{basis}）")
     _layout_trend(fig, axes, len(codes), months, margin,
                   top=top + title_room(fig, flat[0]), lo=lo, hi=hi)
     return fig
+
+
+def _by_period(rows: pd.DataFrame, area: str, code: str, periods: list[str]) -> pd.DataFrame:
+    rows = rows[(rows["area"] == area) & (rows["indicator"] == code)]
+    return rows.set_index(rows["period"].astype(str)).reindex(periods)
+
+
+def _points(ax, rows: pd.DataFrame, shown: pd.Series, est: pd.Series, xs: np.ndarray,
+            lo: float) -> None:
+    """Points on the line: filled if ok, hollow for review; "×" where suppressed."""
+    ok = shown & rows["flag"].eq("ok")
+    ax.plot(xs[ok.to_numpy()], est[ok], "o", color=_LINE, markersize=4)
+    review = shown & rows["flag"].eq("review")
+    ax.plot(xs[review.to_numpy()], est[review], "o", color=_LINE, markerfacecolor="white",
+            markersize=5)
+    for i in np.flatnonzero(~shown.to_numpy() & rows["area"].notna().to_numpy()):
+        ax.text(i, lo + 0.01, "×", ha="center", va="bottom", color=FLAG_STYLE["color"])
+
+
+def _direct_points(ax, rows: pd.DataFrame, xs: np.ndarray, lo: float) -> None:
+    """The month's direct estimates with their intervals, beside the model line; an
+    interval reaching below the axis is cut at it (the point says where it is)."""
+    shown = (rows["flag"].ne("suppress") & rows["estimate"].notna()).to_numpy()
+    est = rows["estimate"].to_numpy(dtype=float)
+    low = np.maximum(rows["ci_low"].to_numpy(dtype=float), lo)
+    high = rows["ci_high"].to_numpy(dtype=float)
+    ax.errorbar(xs[shown] + 0.12, est[shown],
+                yerr=[est[shown] - low[shown], high[shown] - est[shown]], fmt="o",
+                zorder=3, **_DIRECT_POINTS)
+    for i in np.flatnonzero(~shown & rows["area"].notna().to_numpy()):
+        ax.text(i, lo + 0.01, "×", ha="center", va="bottom", color=FLAG_STYLE["color"])
+
+
+def _legend(trend: pd.DataFrame, direct: pd.DataFrame, area: str, county: str | None,
+            modelled: bool) -> list:
+    if modelled:
+        handles = [Line2D([], [], color=_LINE, linewidth=1.8, label=f"{area}模型估计"),
+                   Patch(color=_LINE, alpha=0.18, label="模型估计95%区间"),
+                   Line2D([], [], marker="o", linestyle="", color=_DIRECT_POINTS["color"],
+                          markersize=3.5, label="本月直接估计及95%置信区间")]
+    else:
+        handles = [Line2D([], [], color=_LINE, marker="o", markersize=4, linewidth=1.8,
+                          label=f"{area}估计值"),
+                   Patch(color=_LINE, alpha=0.18, label="95%置信区间")]
+    if county is not None:
+        handles.append(Line2D([], [], label=f"{county}（全县）", **_COUNTY_TREND))
+    handles.append(Line2D([], [], label="目标", **_TARGET_TREND))
+    own = direct[direct["area"] == area]
+    if not modelled and (own["flag"] == "review").any():
+        handles.append(Line2D([], [], linestyle="", marker="o", markerfacecolor="white",
+                              color=_LINE, label=f"空心：{labels.FLAGS['review']}"))
+    if (own["flag"] == "suppress").any():
+        handles.append(Line2D([], [], linestyle="", marker="$×$", color=FLAG_STYLE["color"],
+                              label=labels.SUPPRESSED))
+    return handles
 
 
 def _layout_trend(fig: Figure, axes: np.ndarray, panels: int, months: list[str],
