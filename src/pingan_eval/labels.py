@@ -49,6 +49,7 @@ FLAG_REASONS: dict[str, str] = {
     "df<8": "自由度不足8",
     "estimate_0_or_1": "估计值为0%或100%",
     "no_eligible": "无应创建单位",
+    "model": "模型估计",
 }
 
 #: What a reason means for the reader, added to the report's plain-language paragraph.

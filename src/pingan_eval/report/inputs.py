@@ -148,10 +148,16 @@ def read_breakdowns(path: str | os.PathLike, area: str, *,
 
 def area_breakdowns(area: str, inputs: ReportInputs, *,
                     by: Sequence[str] = BREAKDOWN_BY) -> pd.DataFrame:
-    """What a notebook shows as breakdowns: the batch's cached table, else computed here."""
+    """What a notebook shows as breakdowns: the batch's cached table, else computed here
+    (:func:`pingan_eval.summary.villages.report_breakdowns`: villages by the model)."""
     if inputs.breakdowns_path is not None:
         return read_breakdowns(inputs.breakdowns_path, area, by=by)
     from pingan_eval.data.prepare import load_design
+    from pingan_eval.summary.villages import report_breakdowns
 
-    return breakdowns(load_design(inputs.period, inputs.processed_dir), area,
-                      plan=inputs.plan, by=by)
+    design = load_design(inputs.period, inputs.processed_dir)
+    if area == inputs.plan.county or "village" not in by:
+        return breakdowns(design, area, plan=inputs.plan, by=by)
+    groups = report_breakdowns(design, inputs.summary, inputs.plan)
+    rows = groups[(groups["area"] == area) & groups["breakdown"].isin(list(by))]
+    return rows[BREAKDOWN_COLUMNS].reset_index(drop=True)

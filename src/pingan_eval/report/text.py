@@ -134,6 +134,10 @@ def breakdown_note(table: pd.DataFrame, breakdown: str) -> str:
     """
     rows = table[table["breakdown"] == breakdown]
     parts = []
+    modelled = rows["flag_reason"].astype(str).str.split(";").map(lambda c: "model" in c)
+    if modelled.any():
+        parts.append(f"{int(modelled.sum())}个估计为模型估计（以本村样本为主，借用本乡镇的"
+                     "估计值；区间为模型的95%区间，不是仅用本村样本的直接估计）")
     for flag, what in (("suppress", "不予显示"), ("review", "需谨慎解读（表中标*）")):
         hit = rows[rows["flag"] == flag]
         if len(hit):
