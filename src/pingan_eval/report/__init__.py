@@ -6,22 +6,30 @@ This layer formats; it computes no statistics. The notebooks call the names belo
 
 from pingan_eval.report.details import RegisterDetail, register_detail, task_detail
 from pingan_eval.report.formatting import fmt_ci, fmt_pct, html, period_zh, style
-from pingan_eval.report.inputs import ReportInputs, area_breakdowns, load_inputs
+from pingan_eval.report.inputs import ReportInputs, area_breakdowns, load_inputs, sample_advice
 from pingan_eval.report.methods import methods_table, provenance_table
 from pingan_eval.report.tables import (
+    advice_table,
     breakdown_table,
     change_table,
     comparison_table,
     headline_table,
     register_table,
 )
-from pingan_eval.report.text import basis_note, breakdown_note, headline_paragraph
+from pingan_eval.report.text import (
+    advice_paragraph,
+    basis_note,
+    breakdown_note,
+    headline_paragraph,
+)
 from pingan_eval.survey.breakdowns import BREAKDOWN_BY
 
 __all__ = [
     "BREAKDOWN_BY",
     "RegisterDetail",
     "ReportInputs",
+    "advice_paragraph",
+    "advice_table",
     "area_breakdowns",
     "basis_note",
     "breakdown_note",
@@ -39,6 +47,7 @@ __all__ = [
     "provenance_table",
     "register_detail",
     "register_table",
+    "sample_advice",
     "style",
     "task_detail",
 ]

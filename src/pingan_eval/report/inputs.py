@@ -161,3 +161,11 @@ def area_breakdowns(area: str, inputs: ReportInputs, *,
     groups = report_breakdowns(design, inputs.summary, inputs.plan)
     rows = groups[(groups["area"] == area) & groups["breakdown"].isin(list(by))]
     return rows[BREAKDOWN_COLUMNS].reset_index(drop=True)
+
+
+def sample_advice(period: str, inputs: ReportInputs):
+    """:func:`pingan_eval.summary.advice.sample_advice` for the report's data and plan."""
+    from pingan_eval.summary.advice import sample_advice as advise
+
+    return advise(period, raw_dir=inputs.raw_dir, processed_dir=inputs.processed_dir,
+                  plan=inputs.plan)

@@ -266,3 +266,40 @@ def change_table(trend: pd.DataFrame, area: str, period: str) -> pd.DataFrame:
                     f"{d['p_value']:.3f}", sig))
     return pd.DataFrame(out, columns=["指标", "本月", "上月", "变化（百分点）",
                                       "变化的95%置信区间", "p值", "说明"])
+
+
+def advice_table(advice, *, plan: Plan | str | os.PathLike | None = None,
+                 villages: tuple[int, ...] = (5, 6, 8, 10, 12, 15)) -> pd.DataFrame:
+    """Households per village and month a township needs to decide a quarter, in Chinese.
+
+    Parameters
+    ----------
+    advice : SampleAdvice
+        :func:`pingan_eval.summary.advice.sample_advice`.
+    plan : Plan, path or None
+        Indicator names; ``None`` reads the shipped plan.
+    villages : tuple of int
+        The numbers of villages per township shown as columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per indicator and true rate: 指标, 假定真实值, then one column per number
+        of villages (每乡镇N个村): the households per village and month needed
+        (``42户``), or ``不可行`` where no number up to the search limit decides it.
+    """
+    plan = as_plan(plan)
+    names = {t.code: t.name_zh for t in plan.survey}
+    rows = []
+    table = advice.advice
+    for (code, truth), g in table.groupby(["variable", "truth"], sort=False):
+        g = g.set_index("villages")
+        row = {"指标": names.get(code, code), "假定真实值": fmt_pct(truth, 0)}
+        for m in villages:
+            if m not in g.index:
+                row[f"每乡镇{m}个村"] = DASH
+                continue
+            r = g.loc[m]
+            row[f"每乡镇{m}个村"] = f"{int(r['households'])}户" if r["feasible"] else "不可行"
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -7,7 +7,13 @@ import pandas as pd
 
 from pingan_eval import labels
 from pingan_eval.plan import Plan, as_plan
-from pingan_eval.report.formatting import area_rows, basis_zh, levels_basis_zh, period_zh
+from pingan_eval.report.formatting import (
+    area_rows,
+    basis_zh,
+    levels_basis_zh,
+    period_zh,
+    span_zh,
+)
 from pingan_eval.summary.official import official_rows
 
 
@@ -145,3 +151,20 @@ def breakdown_note(table: pd.DataFrame, breakdown: str) -> str:
             why = "；".join(labels.zh("flag_reason", c) for c in codes)
             parts.append(f"{len(hit)}个估计{what}（{why}）")
     return "，".join(parts) + "。" if parts else "全部估计可靠。"
+
+
+def advice_paragraph(advice) -> str:
+    """What :func:`~pingan_eval.report.tables.advice_table` answers, and today's design.
+
+    ``advice`` is :func:`pingan_eval.summary.advice.sample_advice`'s result.
+    """
+    truths = "或".join(f"{t:.0%}" for t in dict.fromkeys(advice.advice["truth"]))
+    power = advice.power
+    return (f"根据{span_zh(advice.months[0], advice.months[-1])}的调查数据估计村间差异、"
+            f"同一村逐月波动和村内差异，下表给出：若某乡镇的真实比率为{truths}，要在一个季度内"
+            f"（合并3个月样本的直接估计，95%置信区间）以{power:.0%}的把握判定其达标与否，"
+            f"每乡镇需抽取的村数及每村每月需访问的户数。现行方案每乡镇约"
+            f"{advice.villages_per_township:.1f}个村、每村每月约{advice.households_per_village:.0f}户。"
+            "村间差异不随月份平均掉，所以增加村数比增加每村户数更有效；"
+            "“不可行”指每村每月访问200户也不够。模型估计借用其他月份和乡镇的数据，"
+            "所需样本少于此表。")
