@@ -180,7 +180,7 @@ def test_hanging_kernel_is_killed_after_timeout(tmp_path):
 def test_summary_workbook_is_the_same_bytes_on_every_run(monkeypatch):
     import datetime as dt
 
-    from pingan_eval.batch import run as batch
+    from pingan_eval.batch import outputs as batch
 
     table = pd.DataFrame({"area": ["青河镇"], "estimate": [0.97]})
     first = batch._xlsx_bytes(table)

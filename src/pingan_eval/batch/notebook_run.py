@@ -11,16 +11,15 @@ replaces the kernelspec's ``python`` with ``sys.executable``, so the kernel runs
 interpreter of the process that runs the job (the project's venv or conda env). On Linux
 the kernel process is forked from a forkserver that has imported the scientific stack
 (:mod:`pingan_eval.batch.kernels`): a new process per report, without the imports.
+
+The time limit of a run and the kernels it started are :mod:`pingan_eval.batch.watchdog`
+(:func:`kill_running_kernels` is re-exported here); the papermill engine that writes the
+notebook once is :mod:`pingan_eval.batch.papermill_engine`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import logging
-import os
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -29,7 +28,9 @@ from typing import Any
 
 import nbformat
 
-from pingan_eval.batch import kernels
+from pingan_eval.batch.papermill_engine import quiet_papermill_logger, register_engine
+from pingan_eval.batch.watchdog import Watchdog
+from pingan_eval.batch.watchdog import kill_running_kernels as kill_running_kernels
 from pingan_eval.fileio import atomic_write_text
 from pingan_eval.report.htmlexport import notebook_to_html
 
@@ -124,101 +125,6 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-#: Watchdogs of the notebook runs under way in this process (see kill_running_kernels).
-_RUNNING: set[_Watchdog] = set()
-
-
-def kill_running_kernels() -> None:
-    """Kill the kernel of every notebook this process is running, at once.
-
-    A pool worker calls this when it is terminated: ipykernel's own "parent is gone"
-    check compares its parent pid with 1, which misses a re-parenting to a subreaper
-    (containers, CI runners), and a kernel left sleeping in a cell would outlive the batch.
-    """
-    for watchdog in list(_RUNNING):
-        watchdog.kill_kernels()
-
-
-class _Watchdog:
-    """Kills the job's kernel when the whole run exceeds its time limit.
-
-    papermill's ``execution_timeout`` bounds each cell; a notebook of many slow cells,
-    or a kernel stuck outside a cell, needs a bound on the whole run too. nbclient
-    notices the dead kernel and stops with ``DeadKernelError``. The kernel's own
-    stdout/stderr (ipykernel warnings, a C-level crash message) go to ``kernel_log``
-    rather than over the batch's progress bar.
-    """
-
-    def __init__(self, timeout: float, kernel_log: Path) -> None:
-        self.kernel_managers: list[Any] = []
-        self.forked: list[kernels.ForkedKernel] = []
-        self.fired = False
-        self.kernel_log = kernel_log
-        self._timer = threading.Timer(timeout, self._kill)
-        self._timer.daemon = True
-
-    def manager_class(self) -> type:
-        """A kernel manager class whose instances register with this watchdog."""
-        from jupyter_client.manager import AsyncKernelManager
-
-        watchdog = self
-
-        class WatchedKernelManager(AsyncKernelManager):
-            def __init__(self, *args: Any, **kwargs: Any) -> None:
-                super().__init__(*args, **kwargs)
-                watchdog.kernel_managers.append(self)
-
-            async def start_kernel(self, **kw: Any) -> None:
-                with open(watchdog.kernel_log, "ab") as log:
-                    kw.setdefault("stdout", log)
-                    kw.setdefault("stderr", log)
-                    await super().start_kernel(**kw)
-
-            async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
-                # jupyter_client 8's launch step, the one place a kernel process is made:
-                # fork it from the preloaded zygote (pingan_eval.batch.kernels) where we can.
-                kernel = None
-                if kernels.fork_available():
-                    # a zygote that cannot start (it failed to import) costs speed only
-                    with contextlib.suppress(OSError, RuntimeError):
-                        kernel = kernels.start_forked_kernel(  # cwd: papermill's chdir
-                            self.connection_file, cwd=kw.get("cwd") or os.getcwd(),
-                            env=kw.get("env"), log_path=watchdog.kernel_log)
-                if kernel is None:
-                    await super()._async_launch_kernel(kernel_cmd, **kw)
-                    return
-                watchdog.forked.append(kernel)
-                provisioner = self.provisioner
-                provisioner.process, provisioner.pid, provisioner.pgid = kernel, kernel.pid, None
-                self._reconcile_connection_info(provisioner.connection_info)
-
-        return WatchedKernelManager
-
-    def forked_kernel_cpu(self) -> float:
-        """CPU seconds of the forked kernels (not in this process's RUSAGE_CHILDREN)."""
-        return sum(k.cpu_seconds for k in self.forked)
-
-    def _kill(self) -> None:
-        self.fired = True
-        self.kill_kernels()
-
-    def kill_kernels(self) -> None:
-        for km in self.kernel_managers:
-            process = getattr(km.provisioner, "process", None) if km.provisioner else None
-            if process is not None:
-                with contextlib.suppress(OSError):
-                    process.kill()
-
-    def __enter__(self) -> _Watchdog:
-        _RUNNING.add(self)
-        self._timer.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._timer.cancel()
-        _RUNNING.discard(self)
-
-
 def _error_from_papermill(exc: Any) -> dict[str, Any]:
     source = str(exc.source or "").strip().splitlines()
     return {
@@ -294,65 +200,6 @@ def _marker_cell(status: str, error: dict[str, Any]) -> nbformat.NotebookNode:
     )
 
 
-def _quiet_papermill_logger() -> None:
-    """Keep papermill's and nbclient's log lines off stderr unless logging is set up.
-
-    Without a handler Python prints warnings through its last-resort handler, over the
-    progress bar; the result already carries every error.
-    """
-    logger = logging.getLogger("papermill")
-    if not logger.handlers:
-        logger.addHandler(logging.NullHandler())
-
-
-_ENGINE = "pingan-save-at-end"
-
-
-@functools.cache
-def _register_engine() -> str:
-    """Register (once per process) a papermill engine that writes the notebook once.
-
-    papermill serializes and schema-validates the whole notebook, images included, at the
-    start and end of every cell (44 writes, ~0.6 s CPU per report); the batch only reads
-    the file after the run. This engine writes it when the run ends, normally or not
-    (papermill's ``notebook_complete`` runs in a ``finally``), so a timed-out run still
-    leaves its partial notebook.
-    """
-    from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
-
-    class SaveAtEndManager(NotebookExecutionManager):
-        final = False
-
-        def save(self, **kwargs: Any) -> None:
-            if self.final:
-                super().save(**kwargs)
-
-        def notebook_complete(self, **kwargs: Any) -> None:
-            self.final = True
-            super().notebook_complete(**kwargs)
-
-    class SaveAtEndEngine(NBClientEngine):
-        @classmethod
-        def execute_notebook(cls, nb: Any, kernel_name: str, output_path: Any = None,
-                             progress_bar: bool = True, log_output: bool = False,
-                             autosave_cell_every: int = 30, **kwargs: Any) -> Any:
-            # papermill's Engine.execute_notebook (2.x), with the manager above
-            nb_man = SaveAtEndManager(nb, output_path=output_path, progress_bar=progress_bar,
-                                      log_output=log_output,
-                                      autosave_cell_every=autosave_cell_every)
-            nb_man.notebook_start()
-            try:
-                cls.execute_managed_notebook(nb_man, kernel_name, log_output=log_output,
-                                             **kwargs)
-            finally:
-                nb_man.cleanup_pbar()
-                nb_man.notebook_complete()
-            return nb_man.nb
-
-    papermill_engines.register(_ENGINE, SaveAtEndEngine)
-    return _ENGINE
-
-
 def run_notebook(job: NotebookJob) -> NotebookResult:
     """Execute ``job.notebook`` with papermill; write ``.ipynb`` and ``.html`` atomically.
 
@@ -380,21 +227,21 @@ def run_notebook(job: NotebookJob) -> NotebookResult:
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    _quiet_papermill_logger()
+    quiet_papermill_logger()
     start = datetime.now(timezone.utc).isoformat(timespec="seconds")
     t0, cpu0 = time.perf_counter(), _cpu_seconds()
     status, error = "ok", None
     # ignore_cleanup_errors: on Windows a just-killed kernel may still hold kernel.log
     with tempfile.TemporaryDirectory(prefix="pingan-nb-", ignore_cleanup_errors=True) as tmp:
         tmp_out = Path(tmp) / "run.ipynb"
-        with _Watchdog(job.timeout, Path(tmp) / "kernel.log") as watchdog:
+        with Watchdog(job.timeout, Path(tmp) / "kernel.log") as watchdog:
             try:
                 papermill.execute_notebook(
                     job.notebook,
                     str(tmp_out),
                     parameters=dict(job.parameters),
                     kernel_name=job.kernel_name,
-                    engine_name=_register_engine(),
+                    engine_name=register_engine(),
                     cwd=str(Path(job.notebook).resolve().parent),
                     progress_bar=False,
                     log_output=False,
@@ -412,27 +259,11 @@ def run_notebook(job: NotebookJob) -> NotebookResult:
             except PapermillExecutionError as exc:
                 status, error = "failed", _error_from_papermill(exc)
             except Exception as exc:  # timeout, dead kernel, unreadable notebook: record it
-                timed_out = watchdog.fired or type(exc).__name__ == "CellTimeoutError"
-                status = "timeout" if timed_out else "failed"
-                error = {"ename": "Timeout" if timed_out else type(exc).__name__}
-                error["evalue"] = (
-                    f"no result after {job.timeout:g} s; the kernel was stopped" if timed_out
-                    else " ".join(str(exc).split())[:500]
-                )
+                status, error = _error_from_run(exc, watchdog.fired, job.timeout)
             kernel_cpu = watchdog.forked_kernel_cpu()
         partial = nbformat.read(tmp_out, as_version=4) if tmp_out.exists() else None
-    nb = partial if partial is not None else nbformat.v4.new_notebook()
-    if status != "ok" and "cell_index" not in error:
-        index, source = _last_started_cell(partial)
-        error = {"cell_index": index, "exec_count": None, **error, "source": source}
-        nb.cells.insert(0, _marker_cell(status, error))
-    timings = _cell_timings(nb)
-    strip_volatile_metadata(nb, Path(job.ipynb_path).name)
-    t_html = time.perf_counter()
-    page = notebook_to_html(nb, title=job.title)
-    timings["html_export"] = time.perf_counter() - t_html
-    atomic_write_text(job.ipynb_path, nbformat.writes(nb) + "\n")
-    atomic_write_text(job.html_path, page)
+    nb, error = _marked(partial, status, error)
+    timings = _write_outputs(job, nb)
     timings["cpu"] = _cpu_seconds() - cpu0 + kernel_cpu
     return NotebookResult(
         area=job.area,
@@ -443,3 +274,46 @@ def run_notebook(job: NotebookJob) -> NotebookResult:
         duration=time.perf_counter() - t0,
         timings={k: round(v, 3) for k, v in timings.items()},
     )
+
+
+def _error_from_run(exc: Exception, timed_out: bool, timeout: float
+                    ) -> tuple[str, dict[str, Any]]:
+    """Status and error of a run that stopped outside a cell's exception.
+
+    ``timed_out``: the watchdog killed the kernel; a ``CellTimeoutError`` is a timeout too.
+    """
+    timed_out = timed_out or type(exc).__name__ == "CellTimeoutError"
+    status = "timeout" if timed_out else "failed"
+    error = {"ename": "Timeout" if timed_out else type(exc).__name__}
+    error["evalue"] = (
+        f"no result after {timeout:g} s; the kernel was stopped" if timed_out
+        else " ".join(str(exc).split())[:500]
+    )
+    return status, error
+
+
+def _marked(partial: nbformat.NotebookNode | None, status: str, error: dict[str, Any] | None
+            ) -> tuple[nbformat.NotebookNode, dict[str, Any] | None]:
+    """The notebook to write, and the error completed with where the run stopped.
+
+    A run that stopped outside papermill's error handling (timeout, dead kernel) gets
+    our marker cell at the top; an empty notebook stands in for one never written.
+    """
+    nb = partial if partial is not None else nbformat.v4.new_notebook()
+    if status != "ok" and "cell_index" not in error:
+        index, source = _last_started_cell(partial)
+        error = {"cell_index": index, "exec_count": None, **error, "source": source}
+        nb.cells.insert(0, _marker_cell(status, error))
+    return nb, error
+
+
+def _write_outputs(job: NotebookJob, nb: nbformat.NotebookNode) -> dict[str, float]:
+    """Write the notebook without its run times, and its HTML; the run's timings."""
+    timings = _cell_timings(nb)
+    strip_volatile_metadata(nb, Path(job.ipynb_path).name)
+    t_html = time.perf_counter()
+    page = notebook_to_html(nb, title=job.title)
+    timings["html_export"] = time.perf_counter() - t_html
+    atomic_write_text(job.ipynb_path, nbformat.writes(nb) + "\n")
+    atomic_write_text(job.html_path, page)
+    return timings

@@ -1,7 +1,9 @@
 """Data in: reading raw survey files, the codebook, row validation, preparing weighted waves.
 
-``readers`` finds encodings and reads CSV/XLSX; ``codebook`` and ``validation`` check every
-row and say why a row is rejected; ``prepare`` writes ``data/processed/<period>/``
-atomically (weights: base weight, non-response, raking to the census); ``synth`` writes the
-shipped sample county. Raw data under ``data/raw/`` is never written.
+``readers`` reads CSV/XLSX tables and the reference tables (``raw_records`` finds the
+encoding and splits a file into records); ``codebook`` and ``validation`` check every row
+and say why a row is rejected; ``prepare`` writes ``data/processed/<period>/`` atomically,
+weighted by ``wave_weights`` (base weight, non-response, raking to the census), and
+``processed`` reads it back; ``synth`` writes the shipped sample county. Raw data under
+``data/raw/`` is never written.
 """

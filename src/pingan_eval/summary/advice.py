@@ -50,7 +50,8 @@ def sample_advice(period: str, *, raw_dir: str | os.PathLike,
     The village components are rescaled to each truth on the logit scale
     (``between="logit"``): a village spread fitted at a rate of 87 % is not carried
     unchanged to 97 %, where rates cannot spread as far (see
-    :func:`~pingan_eval.survey.sample_size.sample_size_advice`).
+    :func:`~pingan_eval.survey.sample_size.sample_size_advice`). With fewer than two
+    months of the year prepared, ``components`` and ``advice`` are empty.
     """
     from pingan_eval.data.prepare import load_respondents
     from pingan_eval.summary.borrowing import model_year, prepared_periods
@@ -58,6 +59,9 @@ def sample_advice(period: str, *, raw_dir: str | os.PathLike,
 
     months = model_year(period, sorted({*prepared_periods(raw_dir, processed_dir), period}))
     frames = {m: load_respondents(m, processed_dir) for m in months}
+    if len(months) < 2:  # the village x month variance needs two months
+        empty = pd.DataFrame()
+        return SampleAdvice(empty, empty, months, float("nan"), float("nan"), power)
     codes = [t.code for t in plan.survey]
     components = pd.concat([variance_components(frames, code) for code in codes],
                            ignore_index=True)

@@ -1,13 +1,13 @@
 """The inputs of a :class:`~pingan_eval.survey.design.SurveyDesign`, checked, and its structure.
 
-Column checks, numeric and weight columns (errors naming the row), the strata/PSU/fpc
-:class:`~pingan_eval.survey.variance.Structure` of a design, and the domain partition of
-its rows (:class:`Domains`) for a ``by``.
+Column checks, numeric, weight and estimated-variable columns (errors naming the row),
+the strata/PSU/fpc :class:`~pingan_eval.survey.variance.Structure` of a design, and the
+domain partition of its rows (:class:`Domains`, :func:`domain_partition`) for a ``by``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +20,7 @@ from pingan_eval.survey.variance import DomainPairs, Structure
 
 @dataclass(frozen=True, eq=False)
 class Domains:
-    """A domain partition of the design's rows (see :meth:`SurveyDesign._domains`)."""
+    """A domain partition of the design's rows (see :func:`domain_partition`)."""
 
     keys: pd.DataFrame        # one row per domain, sorted; the by columns
     row_domain: np.ndarray    # domain code per row, len(keys) for rows in no domain
@@ -66,6 +66,31 @@ def positive_weights(series: pd.Series, name: str) -> np.ndarray:
             f"weight column {name!r} must be finite and > 0: row {show(series.index[i])} has "
             f"{show(series.iloc[i])} ({int(bad.sum())} bad rows)")
     return w
+
+
+def variable_values(data: pd.DataFrame, variable: Hashable, binary: bool
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Which rows have a value, and the values with 0 where missing.
+
+    EstimationError naming the row for an unknown column, a non-numeric or infinite
+    value, or, for a proportion (``binary``), a value other than 0/1.
+    """
+    check_column(data, variable, "variable")
+    y = numeric(data[variable], variable)
+    valid = ~np.isnan(y)
+    if np.isinf(y).any():
+        i = int(np.argmax(np.isinf(y)))
+        raise EstimationError(f"column {variable!r} has an infinite value in row "
+                              f"{show(data.index[i])}")
+    y0 = np.where(valid, y, 0.0)
+    # y (1 - y) is 0 exactly for 0 and 1 (and for the zeros put in for missing values).
+    if binary and np.any(y0 * (1.0 - y0)):
+        bad = (y0 != 0) & (y0 != 1)
+        i = int(np.argmax(bad))
+        raise EstimationError(
+            f"column {variable!r} must be 0/1 for a proportion; row "
+            f"{show(data.index[i])} has {show(y[i])} ({int(bad.sum())} such rows)")
+    return valid, y0
 
 
 def _codes(series: pd.Series, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -171,3 +196,44 @@ def factorize_rows(data: pd.DataFrame, cols: list[str],
     keys = pd.DataFrame({col: pd.Index(u).take(pos) if len(u) else []
                          for col, u, pos in zip(cols, uniques, positions, strict=True)})
     return domain, keys
+
+
+def by_columns(by: str | Sequence[str]) -> list[str]:
+    """The ``by`` argument as a list of column names."""
+    return [by] if isinstance(by, str) else list(by)
+
+
+def domain_partition(data: pd.DataFrame, cols: tuple[str, ...], strata: str | None,
+                     structure: Structure, weights: np.ndarray, calibrated: bool) -> Domains:
+    """Domain of each row, sorted domain keys, (domain, PSU) pairs, df, rows.
+
+    ``strata`` names the design's stratum column (already factorized in ``structure``);
+    a row of weight 0 is in no domain; a ``calibrated`` design keeps every row in its
+    domains' row counts.
+    """
+    for col in cols:
+        check_column(data, col, "by")
+    n = len(data)
+    if not cols:
+        domain = np.zeros(n, dtype=np.int64)
+        keys = pd.DataFrame(index=pd.RangeIndex(1))
+    else:
+        # The strata column was factorized (sorted) when the design was built.
+        known = {strata: (structure.stratum, pd.Index(list(structure.stratum_labels)))}
+        domain, keys = factorize_rows(data, list(cols), known)
+    k = len(keys)
+    if k == 0:
+        raise EstimationError(f"no row has a value in every by column {list(cols)}")
+    # A row of weight 0 (a zero-weighted subset, as R's design[i, ]) is in no domain.
+    positive = weights > 0
+    row_domain = np.where((domain >= 0) & positive, domain, k)
+    if cols == (strata,) and positive.all():
+        pairs = DomainPairs.of_strata(structure)   # nothing to index
+    else:
+        pairs = DomainPairs.build(row_domain, k, structure)
+    # R's beta interval uses nrow() of the domain design; a calibrated design keeps
+    # every row in its subsets (weights set to zero instead).
+    n_rows = (np.full(k, n) if calibrated
+              else np.bincount(row_domain, minlength=k + 1)[:k])
+    return Domains(keys=keys, row_domain=row_domain, pairs=pairs,
+                   df=pairs.degrees_of_freedom(), n_rows=n_rows)

@@ -37,7 +37,7 @@ def breakdowns(design, area: str, *, plan: Plan | str | os.PathLike | None = Non
     Parameters
     ----------
     design : SurveyDesign
-        The period's design (:func:`pingan_eval.data.prepare.load_design`).
+        The period's design (:func:`pingan_eval.data.processed.load_design`).
     area : str
         A township (domain ``township == area``) or the county (the whole design).
     plan : Plan, path or None

@@ -4,7 +4,9 @@
 policy) and estimates means and proportions by domain, exactly as R's ``survey``
 package does for ``svydesign(ids=~psu, strata=~stratum, weights=~w, fpc=~N_psu,
 nest=TRUE)``. Variances come from the one engine in :mod:`pingan_eval.survey.variance`; the
-interval formulas live in :mod:`pingan_eval.survey.intervals`.
+interval formulas live in :mod:`pingan_eval.survey.intervals`. The inputs are checked
+and a ``by`` made a domain partition in :mod:`pingan_eval.survey._design_inputs`; the
+domain sums, means and variances are :mod:`pingan_eval.survey._domain_means`.
 """
 
 from __future__ import annotations
@@ -15,25 +17,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pingan_eval.errors import DesignError, EstimationError
+from pingan_eval.errors import DesignError
 from pingan_eval.survey import intervals
 from pingan_eval.survey._design_inputs import (
     Domains,
     build_structure,
+    by_columns,
     check_column,
-    factorize_rows,
-    numeric,
+    domain_partition,
     positive_weights,
-    show,
+    variable_values,
 )
-from pingan_eval.survey.variance import (
-    LONELY_PSU_POLICIES,
-    DomainPairs,
-    Structure,
-    calibrated_variance,
-    domain_variance,
-    pair_sums,
-)
+from pingan_eval.survey._domain_means import domain_means, kish_n
+from pingan_eval.survey.variance import LONELY_PSU_POLICIES, Structure
 
 #: The estimate columns of every result table, after the ``by`` columns.
 RESULT_COLUMNS: tuple[str, ...] = ("estimate", "se", "ci_low", "ci_high", "df", "n", "deff")
@@ -355,7 +351,7 @@ class SurveyDesign:
         elif method == "beta":
             low, high = intervals.korn_graubard(p, se**2, df, est["n_rows"], level)
         else:
-            n_kish = self._kish_n(est)
+            n_kish = kish_n(est, self._weights)
             if method == "wilson":
                 low, high = intervals.wilson(p, n_kish, level)
             elif method == "clopper-pearson":
@@ -374,114 +370,21 @@ class SurveyDesign:
     def _estimate(self, variable: str, by: str | Sequence[str] | None,
                   binary: bool) -> dict[str, Any]:
         """Domain means, variances and sizes: everything but the interval."""
-        check_column(self._data, variable, "variable")
-        y = numeric(self._data[variable], variable)
-        valid = ~np.isnan(y)
-        if np.isinf(y).any():
-            i = int(np.argmax(np.isinf(y)))
-            raise EstimationError(f"column {variable!r} has an infinite value in row "
-                                  f"{show(self._data.index[i])}")
-        y0 = np.where(valid, y, 0.0)
-        # y (1 - y) is 0 exactly for 0 and 1 (and for the zeros put in for missing values).
-        if binary and np.any(y0 * (1.0 - y0)):
-            bad = (y0 != 0) & (y0 != 1)
-            i = int(np.argmax(bad))
-            raise EstimationError(
-                f"column {variable!r} must be 0/1 for a proportion; row "
-                f"{show(self._data.index[i])} has {show(y[i])} ({int(bad.sum())} such rows)")
-        domains = self._domains(by)
-        pairs = domains.pairs
-        k = len(domains.keys)
-        w = self._weights
-        # Sums per (domain, PSU) pair, then per domain: no pass over rows per domain.
-        wv = np.where(valid, w, 0.0)
-        wy = wv * y0
-        pair_n = pair_sums(pairs, valid)
-        pair_w = pair_sums(pairs, wv)
-        pair_wy = pair_sums(pairs, wy)
-        n = np.bincount(pairs.pair_domain, weights=pair_n, minlength=k).astype(np.int64)
-        if not n.any():
-            raise EstimationError(
-                f"no non-missing value of {variable!r} in the requested domain(s)"
-                + (f" of {_as_list(by)}" if by is not None else ""))
-        wsum = np.bincount(pairs.pair_domain, weights=pair_w, minlength=k)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            est = np.bincount(pairs.pair_domain, weights=pair_wy, minlength=k) / wsum
-            # Residuals are 0 outside the domains and where the variable is missing.
-            resid = None if binary and not self._steps else (
-                y0 - np.append(est, 0.0)[domains.row_domain])
-            if binary:
-                # sum w (y - est)^2 = W est (1 - est) exactly for 0/1 values, and the
-                # pair totals of w (y - est) follow from the pair sums.
-                ss = wsum * est * (1.0 - est)
-                pair_wr = pair_wy - est[pairs.pair_domain] * pair_w
-            else:
-                # Two passes, robust wherever the values of y lie.
-                wr = wv * resid
-                pair_wr = pair_sums(pairs, wr)
-                ss = np.bincount(pairs.pair_domain, weights=pair_sums(pairs, wr * resid),
-                                 minlength=k)
-            if self._steps:
-                x = wv * resid * np.append(1.0 / wsum, 0.0)[domains.row_domain]
-                var = calibrated_variance(x, pairs, self._structure, self._steps)
-            else:
-                # PSU totals of w (y - est) / W, the influence values of the domain mean.
-                totals = pair_wr / wsum[pairs.pair_domain]
-                var = domain_variance(totals, pairs, self._structure, present=pair_n > 0)
-            s2 = n / (n - 1) * ss / wsum
-            vsrs = s2 * (wsum - n) / (wsum * n)
-            deff = np.where(wsum < n, np.nan, var / vsrs)
-        empty = n == 0
-        return {"keys": domains.keys, "estimate": est,
-                "se": np.where(empty, np.nan, np.sqrt(var)), "var": var,
-                "df": domains.df, "n": n, "deff": deff, "n_rows": domains.n_rows,
-                "wv": wv, "pairs": pairs, "wsum": wsum}
-
-    def _kish_n(self, est: dict[str, Any]) -> np.ndarray:
-        """Kish's effective sample size ``(sum w)^2 / sum w^2`` per domain."""
-        pairs = est["pairs"]
-        w2 = np.bincount(pairs.pair_domain, weights=pair_sums(pairs, est["wv"] * self._weights),
-                         minlength=pairs.n_domains)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return est["wsum"] ** 2 / w2
+        valid, y0 = variable_values(self._data, variable, binary)
+        return domain_means(valid, y0, self._weights, self._domains(by), self._structure,
+                            self._steps, binary=binary, variable=variable, by=by)
 
     def _domains(self, by: str | Sequence[str] | None) -> Domains:
         """Domain of each row, sorted domain keys, (domain, PSU) pairs, df, rows.
 
         Cached per ``by``: none of it depends on the variable.
         """
-        cols = tuple(_as_list(by)) if by is not None else ()
-        if cols in self._cache:
-            return self._cache[cols]
-        for col in cols:
-            check_column(self._data, col, "by")
-        n = len(self._data)
-        if not cols:
-            domain = np.zeros(n, dtype=np.int64)
-            keys = pd.DataFrame(index=pd.RangeIndex(1))
-        else:
-            # The strata column was factorized (sorted) when the design was built.
-            known = {self._columns["strata"]: (self._structure.stratum,
-                                               pd.Index(list(self._structure.stratum_labels)))}
-            domain, keys = factorize_rows(self._data, list(cols), known)
-        k = len(keys)
-        if k == 0:
-            raise EstimationError(f"no row has a value in every by column {list(cols)}")
-        # A row of weight 0 (a zero-weighted subset, as R's design[i, ]) is in no domain.
-        positive = self._weights > 0
-        row_domain = np.where((domain >= 0) & positive, domain, k)
-        if cols == (self._columns["strata"],) and positive.all():
-            pairs = DomainPairs.of_strata(self._structure)   # nothing to index
-        else:
-            pairs = DomainPairs.build(row_domain, k, self._structure)
-        # R's beta interval uses nrow() of the domain design; a calibrated design keeps
-        # every row in its subsets (weights set to zero instead).
-        n_rows = (np.full(k, n) if self._steps
-                  else np.bincount(row_domain, minlength=k + 1)[:k])
-        result = Domains(keys=keys, row_domain=row_domain, pairs=pairs,
-                          df=pairs.degrees_of_freedom(), n_rows=n_rows)
-        self._cache[cols] = result
-        return result
+        cols = tuple(by_columns(by)) if by is not None else ()
+        if cols not in self._cache:
+            self._cache[cols] = domain_partition(self._data, cols, self._columns["strata"],
+                                                 self._structure, self._weights,
+                                                 calibrated=bool(self._steps))
+        return self._cache[cols]
 
 
 def _table(est: dict[str, Any], low: np.ndarray, high: np.ndarray) -> pd.DataFrame:
@@ -493,7 +396,3 @@ def _table(est: dict[str, Any], low: np.ndarray, high: np.ndarray) -> pd.DataFra
     for name in RESULT_COLUMNS:
         out[name] = values[name]
     return out.reset_index(drop=True)
-
-
-def _as_list(by: str | Sequence[str]) -> list[str]:
-    return [by] if isinstance(by, str) else list(by)

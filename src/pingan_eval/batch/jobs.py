@@ -1,0 +1,197 @@
+"""What one batch runs: its options checked, a portable file name per area, the jobs.
+
+:func:`batch_options` checks and resolves the arguments of
+:func:`~pingan_eval.batch.run.run_batch` before anything is computed or written;
+:func:`notebook_jobs` turns them into one :class:`~pingan_eval.batch.notebook_run.NotebookJob`
+per report (the county overview first), each under the file stem
+:func:`report_filenames` gives its area.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pingan_eval import paths
+from pingan_eval.batch.notebook_run import NotebookJob, NotebookResult
+from pingan_eval.errors import ReportError
+
+if TYPE_CHECKING:
+    from pingan_eval.plan import Plan
+
+__all__ = ["BatchOptions", "batch_options", "notebook_jobs", "report_filenames",
+           "unknown_result"]
+
+_PERIOD_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+#: Characters Windows, macOS or Linux refuse in file names, and control characters.
+_UNSAFE_FILENAME = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
+#: File names the batch writes itself; a township called like one gets a suffix.
+_RESERVED_STEMS = {"county", "index", "summary", "manifest", "_data", "con", "prn", "aux",
+                   "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """The arguments of one batch, checked and resolved (see :func:`batch_options`).
+
+    Attributes
+    ----------
+    period : str
+    raw_dir, processed_dir : pathlib.Path
+        Resolved.
+    plan : Plan
+    wanted : list of str
+        The townships asked for, in order, without repeats.
+    known, unknown : list of str
+        Those of ``wanted`` the plan has, and the others (failed rows).
+    township_nb, county_nb : pathlib.Path
+        The report notebooks.
+    folder : pathlib.Path
+        ``<out>/<period>``, resolved.
+    n_jobs : int
+        Local worker processes: at most one per notebook.
+    timeout : float
+    scheduler : str or None
+    """
+
+    period: str
+    raw_dir: Path
+    processed_dir: Path
+    plan: Plan
+    wanted: list[str]
+    known: list[str]
+    unknown: list[str]
+    township_nb: Path
+    county_nb: Path
+    folder: Path
+    n_jobs: int
+    timeout: float
+    scheduler: str | None
+
+
+def report_filenames(areas: Sequence[str]) -> dict[str, str]:
+    """A distinct, portable file stem per area name (the name itself where it is safe).
+
+    Characters no file system accepts become ``_``; names the batch uses itself
+    (``county``, ``index``, ...) and Windows device names get a ``_`` suffix; clashes
+    get ``-2``, ``-3``. The notebook still receives the exact name as its parameter.
+
+    Examples
+    --------
+    >>> report_filenames(["青河镇", 'a/b "c"', "index", "a_b _c_"])
+    {'青河镇': '青河镇', 'a/b "c"': 'a_b _c_', 'index': 'index_', 'a_b _c_': 'a_b _c_-2'}
+    """
+    stems: dict[str, str] = {}
+    taken: set[str] = set()
+    for area in areas:
+        stem = _UNSAFE_FILENAME.sub("_", area).strip(" .") or "_"
+        if stem.lower() in _RESERVED_STEMS:
+            stem += "_"
+        candidate, k = stem, 1
+        while candidate.lower() in taken:
+            k += 1
+            candidate = f"{stem}-{k}"
+        taken.add(candidate.lower())
+        stems[area] = candidate
+    return stems
+
+
+def _check_inputs(period: str, processed_dir: Path) -> None:
+    if not _PERIOD_RE.match(str(period)):
+        raise ReportError(f"unknown period {period!r}: periods are written YYYY-MM")
+    if not (processed_dir / period / "validation.json").is_file():
+        raise ReportError(f"{processed_dir / period}: no prepared data for {period}; "
+                          f"run `pingan-eval prepare --period {period}` first")
+
+
+def batch_options(
+    period: str,
+    *,
+    townships: Sequence[str] | None,
+    jobs: int | None,
+    out_dir: str | os.PathLike,
+    raw_dir: str | os.PathLike,
+    processed_dir: str | os.PathLike,
+    plan: str | os.PathLike | None,
+    timeout: float,
+    scheduler: str | None,
+    township_notebook: str | os.PathLike | None,
+    county_notebook: str | os.PathLike | None,
+) -> BatchOptions:
+    """Check the arguments of :func:`~pingan_eval.batch.run.run_batch`; read the plan.
+
+    Raises
+    ------
+    ReportError
+        The period is malformed or not prepared, ``jobs`` is below 1, ``timeout`` is not
+        positive, a report notebook is missing.
+    PlanError
+        From the plan.
+    """
+    from pingan_eval.summary import resolve_plan
+
+    raw_dir, processed_dir = Path(raw_dir).resolve(), Path(processed_dir).resolve()
+    _check_inputs(period, processed_dir)
+    if jobs is not None and jobs < 1:
+        raise ReportError(f"jobs must be at least 1, got {jobs}")
+    if not timeout > 0:
+        raise ReportError(f"timeout must be a positive number of seconds, got {timeout}")
+    plan_obj = resolve_plan(plan)
+    wanted = list(plan_obj.townships) if townships is None else list(dict.fromkeys(townships))
+    known = [t for t in wanted if t in plan_obj.townships]
+    unknown = [t for t in wanted if t not in plan_obj.townships]
+    township_nb = Path(township_notebook or paths.NOTEBOOKS_DIR / "township_report.ipynb")
+    county_nb = Path(county_notebook or paths.NOTEBOOKS_DIR / "county_overview.ipynb")
+    for nb in (township_nb, county_nb):
+        if not nb.is_file():
+            raise ReportError(f"{nb}: report notebook not found")
+    return BatchOptions(
+        period=period, raw_dir=raw_dir, processed_dir=processed_dir, plan=plan_obj,
+        wanted=wanted, known=known, unknown=unknown, township_nb=township_nb,
+        county_nb=county_nb, folder=Path(out_dir).resolve() / period,
+        n_jobs=max(1, min(jobs or os.cpu_count() or 1, 1 + len(known))),
+        timeout=timeout, scheduler=scheduler,
+    )
+
+
+def notebook_jobs(options: BatchOptions, cache: dict[str, str]) -> list[NotebookJob]:
+    """The county overview first, then one job per known township.
+
+    Each notebook gets ``period``, ``raw_dir``, ``processed_dir``, ``plan_path`` and the
+    paths of the cached estimates (``cache``, see
+    :func:`pingan_eval.batch.estimation.write_cache`); a township's also ``township``.
+    """
+    period, folder, timeout = options.period, options.folder, options.timeout
+    common = {"period": period, "raw_dir": str(options.raw_dir),
+              "processed_dir": str(options.processed_dir),
+              "plan_path": options.plan.path or None, **cache}
+    county = options.plan.county
+    stems = report_filenames(options.known)
+    jobs = [NotebookJob(
+        area=county, level="county", notebook=str(options.county_nb),
+        ipynb_path=str(folder / "county.ipynb"), html_path=str(folder / "county.html"),
+        parameters=common, timeout=timeout, title=f"{county} {period} 平安建设评估总览",
+    )]
+    jobs += [NotebookJob(
+        area=t, level="township", notebook=str(options.township_nb),
+        ipynb_path=str(folder / f"{stems[t]}.ipynb"), html_path=str(folder / f"{stems[t]}.html"),
+        parameters={"township": t, **common}, timeout=timeout,
+        title=f"{t} {period} 平安建设评估报告",
+    ) for t in options.known]
+    return jobs
+
+
+def unknown_result(area: str, plan_townships: Sequence[str]) -> NotebookResult:
+    """The failed result of a township the plan does not know (no notebook ran)."""
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return NotebookResult(
+        area=area, level="township", status="failed", start=now, duration=0.0,
+        error={"cell_index": None, "exec_count": None, "ename": "UnknownTownship",
+               "evalue": f"{area!r} is not a township of the plan "
+                         f"({', '.join(plan_townships)})", "source": ""},
+    )

@@ -1,0 +1,114 @@
+"""The time limit of one notebook run, and the kernels it started, to kill on demand.
+
+A :class:`Watchdog` is entered around one papermill run: its kernel manager class
+registers every kernel the run starts (forked from the zygote of
+:mod:`pingan_eval.batch.kernels` where it can), a timer kills them when the whole run
+exceeds its limit, and :func:`kill_running_kernels` kills the kernels of every run under
+way in this process (a pool worker being terminated).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from pingan_eval.batch import kernels
+
+__all__ = ["Watchdog", "kill_running_kernels"]
+
+#: Watchdogs of the notebook runs under way in this process (see kill_running_kernels).
+_RUNNING: set[Watchdog] = set()
+
+
+def kill_running_kernels() -> None:
+    """Kill the kernel of every notebook this process is running, at once.
+
+    A pool worker calls this when it is terminated: ipykernel's own "parent is gone"
+    check compares its parent pid with 1, which misses a re-parenting to a subreaper
+    (containers, CI runners), and a kernel left sleeping in a cell would outlive the batch.
+    """
+    for watchdog in list(_RUNNING):
+        watchdog.kill_kernels()
+
+
+class Watchdog:
+    """Kills the job's kernel when the whole run exceeds its time limit.
+
+    papermill's ``execution_timeout`` bounds each cell; a notebook of many slow cells,
+    or a kernel stuck outside a cell, needs a bound on the whole run too. nbclient
+    notices the dead kernel and stops with ``DeadKernelError``. The kernel's own
+    stdout/stderr (ipykernel warnings, a C-level crash message) go to ``kernel_log``
+    rather than over the batch's progress bar.
+    """
+
+    def __init__(self, timeout: float, kernel_log: Path) -> None:
+        self.kernel_managers: list[Any] = []
+        self.forked: list[kernels.ForkedKernel] = []
+        self.fired = False
+        self.kernel_log = kernel_log
+        self._timer = threading.Timer(timeout, self._kill)
+        self._timer.daemon = True
+
+    def manager_class(self) -> type:
+        """A kernel manager class whose instances register with this watchdog."""
+        from jupyter_client.manager import AsyncKernelManager
+
+        watchdog = self
+
+        class WatchedKernelManager(AsyncKernelManager):
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                watchdog.kernel_managers.append(self)
+
+            async def start_kernel(self, **kw: Any) -> None:
+                with open(watchdog.kernel_log, "ab") as log:
+                    kw.setdefault("stdout", log)
+                    kw.setdefault("stderr", log)
+                    await super().start_kernel(**kw)
+
+            async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+                # jupyter_client 8's launch step, the one place a kernel process is made:
+                # fork it from the preloaded zygote (pingan_eval.batch.kernels) where we can.
+                kernel = None
+                if kernels.fork_available():
+                    # a zygote that cannot start (it failed to import) costs speed only
+                    with contextlib.suppress(OSError, RuntimeError):
+                        kernel = kernels.start_forked_kernel(  # cwd: papermill's chdir
+                            self.connection_file, cwd=kw.get("cwd") or os.getcwd(),
+                            env=kw.get("env"), log_path=watchdog.kernel_log)
+                if kernel is None:
+                    await super()._async_launch_kernel(kernel_cmd, **kw)
+                    return
+                watchdog.forked.append(kernel)
+                provisioner = self.provisioner
+                provisioner.process, provisioner.pid, provisioner.pgid = kernel, kernel.pid, None
+                self._reconcile_connection_info(provisioner.connection_info)
+
+        return WatchedKernelManager
+
+    def forked_kernel_cpu(self) -> float:
+        """CPU seconds of the forked kernels (not in this process's RUSAGE_CHILDREN)."""
+        return sum(k.cpu_seconds for k in self.forked)
+
+    def _kill(self) -> None:
+        self.fired = True
+        self.kill_kernels()
+
+    def kill_kernels(self) -> None:
+        for km in self.kernel_managers:
+            process = getattr(km.provisioner, "process", None) if km.provisioner else None
+            if process is not None:
+                with contextlib.suppress(OSError):
+                    process.kill()
+
+    def __enter__(self) -> Watchdog:
+        _RUNNING.add(self)
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+        _RUNNING.discard(self)

@@ -1,0 +1,134 @@
+"""Where the batch's notebooks run: local worker processes, a Dask cluster, or in-process.
+
+:func:`worker_pool` starts the local workers (spawned, warmed up while the batch
+estimates, stopped with their kernels on Ctrl-C); :func:`run_local` and :func:`run_dask`
+run the jobs and report each result, in the order they finish, to a callback. A worker
+that dies becomes a failed result; the other notebooks go on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import signal
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from datetime import datetime, timezone
+
+from pingan_eval.batch.notebook_run import NotebookJob, NotebookResult, run_notebook
+from pingan_eval.errors import ReportError
+from pingan_eval.report.htmlexport import notebook_to_html
+
+__all__ = ["run_dask", "run_local", "worker_pool"]
+
+#: Called with a job's position in the job list and its result.
+OnDone = Callable[[int, NotebookResult], None]
+
+
+def _crashed_result(job: NotebookJob, exc: BaseException) -> NotebookResult:
+    """A result for a job whose worker itself failed (not the notebook)."""
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return NotebookResult(
+        area=job.area, level=job.level, status="failed", start=now, duration=0.0,
+        error={"cell_index": None, "exec_count": None, "ename": type(exc).__name__,
+               "evalue": " ".join(str(exc).split())[:500], "source": ""},
+    )
+
+
+@contextlib.contextmanager
+def worker_pool(n_jobs: int) -> Iterator[ProcessPoolExecutor | None]:
+    """Local worker processes, started at once so they import while the batch estimates.
+
+    Yields None for ``n_jobs == 1`` (notebooks then run in this process). Workers use
+    "spawn" everywhere: the same behaviour as on Windows and macOS, and no fork of a
+    process that already runs threads. On Ctrl-C (or any error) queued notebooks are
+    dropped and running workers are terminated; each kills its kernel (own session, so
+    the terminal's SIGINT missed it) before exiting. Files already written are whole
+    (atomic writes).
+    """
+    if n_jobs <= 1:
+        yield None
+        return
+    pool = ProcessPoolExecutor(max_workers=n_jobs, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_init_worker)
+    try:
+        for _ in range(n_jobs):  # processes are spawned on submit
+            pool.submit(_warm_up)
+        yield pool
+    except BaseException:
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _init_worker() -> None:
+    """Pool workers leave Ctrl-C to the parent, which stops them (see worker_pool).
+
+    When the parent terminates a worker, the worker kills its running kernel before it
+    exits, so no kernel outlives the batch.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _stop_worker)
+
+
+def _stop_worker(signum: int, frame: object) -> None:
+    from pingan_eval.batch.watchdog import kill_running_kernels
+
+    kill_running_kernels()
+    os._exit(128 + signum)
+
+
+def _warm_up() -> None:
+    """Import what a notebook run needs, compile the HTML templates and start the kernel
+    forkserver (:mod:`pingan_eval.batch.kernels`), ahead of the jobs."""
+    import nbformat
+    import papermill  # noqa: F401
+
+    from pingan_eval.batch.kernels import warm_up
+
+    notebook_to_html(nbformat.v4.new_notebook(), title="")
+    warm_up()
+
+
+def run_local(jobs: Sequence[NotebookJob], pool: ProcessPoolExecutor | None,
+              on_done: OnDone) -> None:
+    """Run the jobs in ``pool``, or one after another in this process when it is None."""
+    if pool is None:
+        for i, job in enumerate(jobs):
+            on_done(i, run_notebook(job))
+        return
+    futures = {pool.submit(run_notebook, job): i for i, job in enumerate(jobs)}
+    for future in as_completed(futures):
+        i = futures[future]
+        try:
+            result = future.result()
+        except Exception as exc:  # a worker process died: the others go on
+            result = _crashed_result(jobs[i], exc)
+        on_done(i, result)
+
+
+def run_dask(jobs: Sequence[NotebookJob], scheduler: str, on_done: OnDone) -> None:
+    """Run the jobs on the workers of the Dask scheduler at ``scheduler``."""
+    try:
+        from distributed import Client
+        from distributed import as_completed as dask_as_completed
+    except ImportError:
+        raise ReportError("--scheduler needs the 'distributed' package: "
+                          "pip install 'pingan-eval[dask]'") from None
+    try:
+        client = Client(scheduler, set_as_default=False, timeout="20s")
+    except (OSError, TimeoutError) as exc:
+        raise ReportError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+    with client:
+        futures = {client.submit(run_notebook, job, pure=False): i
+                   for i, job in enumerate(jobs)}
+        for future in dask_as_completed(list(futures), loop=client.loop):
+            i = futures[future]
+            try:
+                result = future.result()
+            except Exception as exc:  # the worker died or could not import the package
+                result = _crashed_result(jobs[i], exc)
+            on_done(i, result)
