@@ -21,15 +21,19 @@ age-group totals the way :func:`pingan_eval.data.prepare.load_design` does (with
 replacement, no fpc). The month's truth is the township's finite-population rate.
 
 :func:`run_replicate` feeds the shipped :func:`~pingan_eval.summary.borrowing.model_rows`
-and :func:`~pingan_eval.summary.borrowing.pooled_rows` and judges every row with
-:func:`~pingan_eval.survey.targets.evaluate`; :func:`score` turns the judged rows into
-shares. Used by ``benchmarks/sim_verdicts.py`` and ``tests/summary/test_verdict_simulation.py``.
+and :func:`~pingan_eval.summary.borrowing.pooled_rows`, picks each township-month's
+official row with :func:`~pingan_eval.summary.official.official_rows` (the plan's: the
+pooled rolling3 window, the month's direct estimate where the window has one month) and
+judges every row with :func:`~pingan_eval.survey.targets.evaluate`; :func:`score` turns
+the judged rows into shares. Used by ``benchmarks/sim_verdicts.py`` and
+``tests/summary/test_verdict_simulation.py``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,6 +42,7 @@ from scipy.special import expit, logit
 
 from pingan_eval.plan import Plan, load_plan
 from pingan_eval.summary.borrowing import MonthPanel, model_rows, pooled_rows
+from pingan_eval.summary.official import official_rows
 from pingan_eval.survey.design import SurveyDesign
 from pingan_eval.survey.targets import evaluate
 
@@ -51,7 +56,8 @@ _AGE_EFFECT = np.array([-0.3, 0.3])    # younger adults feel less secure ...
 _RESPONSE = np.array([0.75, 0.92])     # ... and answer less often (MAR within village)
 _SUMMER = {7: -0.35, 8: -0.35}         # county-wide shock, logit scale
 VILLAGE_SCALE = 0.45                   # t(3) scale: sd 0.78 on the logit scale
-ESTIMATORS = ("direct", "pooled quarter", "pooled ytd", "model")
+WINDOWS = ("rolling3", "quarter", "ytd")  # the pooling windows scored, each month its end
+ESTIMATORS = ("direct", *(f"pooled {w}" for w in WINDOWS), "model", "official")
 
 
 @dataclass(frozen=True)
@@ -288,8 +294,10 @@ def judge(county: County, panel: MonthPanel, frames: list[pd.DataFrame],
     """Evaluate estimate frames (``area, period, estimator`` and the statistics; pooled
     rows with ``window_start``) and attach the truths.
 
-    Returns ``estimator, replicate, township, role, month, estimate, ci_low, ci_high,
-    verdict, own, truth, shrinkage, break_period``: ``own`` the row's estimand (the
+    Returns ``estimator, basis, replicate, township, role, month, span, estimate, ci_low,
+    ci_high, verdict, own, truth, shrinkage, break_period``: ``basis`` the estimator the
+    row really is (for ``official`` rows: ``direct``, ``pooled`` or ``model``; else the
+    estimator), ``span`` the months the row rests on, ``own`` the row's estimand (the
     month's truth, or the window's mean truth for pooled rows), ``truth`` the month's
     truth; the last two the model's (NaN / None for the other estimators).
     """
@@ -303,10 +311,12 @@ def judge(county: County, panel: MonthPanel, frames: list[pd.DataFrame],
     for col in ("shrinkage", "break_period"):
         if col not in rows:
             rows[col] = None
+    basis = rows["basis"].fillna(rows["estimator"]) if "basis" in rows else rows["estimator"]
     return pd.DataFrame({
-        "estimator": rows["estimator"].to_numpy(), "replicate": replicate,
-        "township": rows["area"].to_numpy(), "role": rows["area"].map(county.role).to_numpy(),
-        "month": end, "estimate": rows["estimate"].to_numpy(),
+        "estimator": rows["estimator"].to_numpy(), "basis": basis.to_numpy(),
+        "replicate": replicate, "township": rows["area"].to_numpy(),
+        "role": rows["area"].map(county.role).to_numpy(), "month": end,
+        "span": end - start + 1, "estimate": rows["estimate"].to_numpy(),
         "ci_low": rows["ci_low"].to_numpy(), "ci_high": rows["ci_high"].to_numpy(),
         "verdict": rows["verdict"].to_numpy(),
         "own": (cum[town, end] - cum[town, start - 1]) / (end - start + 1),
@@ -315,31 +325,67 @@ def judge(county: County, panel: MonthPanel, frames: list[pd.DataFrame],
         "break_period": rows["break_period"].to_numpy(dtype=object)})
 
 
+def official_frame(plan: Plan, direct: pd.DataFrame, pooled: Mapping[str, pd.DataFrame],
+                   model: pd.DataFrame) -> pd.DataFrame:
+    """The official township row of every month, chosen by the shipped ``official_rows``.
+
+    The direct, pooled (window -> township rows of ``pooled_rows``) and model rows are put
+    in summary shape as ``borrowed_rows`` does (``estimator`` ``direct`` / ``pooled`` /
+    ``model``, pooled rows of equal window start once); returns the chosen rows with
+    ``estimator="official"`` and ``basis`` the estimator each really is.
+    """
+    first = plan.estimation.pooled_windows[:1]
+    if plan.official_estimator(CODE, "township") == "pooled" and first and first[0] not in pooled:
+        raise ValueError(f"the official window {first[0]!r} is not among the pooled rows")
+    summary = pd.concat([
+        direct.assign(estimator="direct", window_start=direct["period"]),
+        *(p.drop(columns=["window", "area_level"]).assign(estimator="pooled")
+          for p in pooled.values()),
+        model.assign(estimator="model", window_start=model["period"])], ignore_index=True)
+    summary = summary.drop_duplicates(["period", "area", "indicator", "estimator",
+                                       "window_start"], ignore_index=True)
+    rows = official_rows(summary.assign(area_level="township", source="survey"), plan)
+    return rows.assign(basis=rows["estimator"], estimator="official")
+
+
 def run_replicate(seed: int, replicate: int, m: int = 20,
-                  village_scale: float = VILLAGE_SCALE, pooled: bool = True
+                  village_scale: float = VILLAGE_SCALE, windows: Sequence[str] = WINDOWS,
+                  official: bool = True
                   ) -> tuple[pd.DataFrame, dict[str, float], dict[str, float]]:
     """Judged rows of every estimator for one replicate, its seconds and its facts.
 
     The direct rows are ``MonthPanel.direct``; the others come from the shipped
-    ``pooled_rows`` (township rows, every month as window end; ``pooled=False`` skips
-    them) and ``model_rows`` (all 12 months, real time). Rows as :func:`judge`;
-    seconds ``generate`` (population, sample, weights and direct estimates), ``pooled``,
-    ``model``; facts as :func:`facts`.
+    ``pooled_rows`` (township rows of each of ``windows``, every month as window end;
+    ``windows=()`` skips them; estimator ``pooled <window>``), ``model_rows`` (all 12
+    months, real time) and, with ``official``, :func:`official_frame` (estimator
+    ``official``; the plan's official window must be among ``windows``). Rows as
+    :func:`judge`; seconds ``generate`` (population, sample, weights and direct
+    estimates), ``pooled`` (all windows) and ``pooled <window>``, ``model``,
+    ``official``; facts as :func:`facts`.
     """
     plan = one_indicator_plan()
     clock = time.perf_counter()
     county, panel = draw(seed, replicate, m, village_scale, plan)
     seconds = {"generate": time.perf_counter() - clock, "pooled": 0.0}
-    frames = [panel.direct.rename(columns={"township": "area"}).assign(estimator="direct")]
-    if pooled:
+    direct = panel.direct.rename(columns={"township": "area"})
+    frames, pooled = [direct.assign(estimator="direct")], {}
+    for window in windows:
         clock = time.perf_counter()
-        rows = pd.concat([pooled_rows(panel, plan, p) for p in PERIODS], ignore_index=True)
-        rows = rows[rows["area_level"] == "township"]
-        seconds["pooled"] = time.perf_counter() - clock
-        frames.append(rows.assign(estimator="pooled " + rows["window"]))
+        rows = [pooled_rows(panel, plan, p, windows=(window,)) for p in PERIODS]
+        rows = pd.concat([r for r in rows if len(r)], ignore_index=True)
+        rows = rows[rows["area_level"] == "township"].reset_index(drop=True)
+        seconds[f"pooled {window}"] = time.perf_counter() - clock
+        seconds["pooled"] += seconds[f"pooled {window}"]
+        pooled[window] = rows
+        frames.append(rows.assign(estimator=f"pooled {window}"))
     clock = time.perf_counter()
-    frames.append(model_rows(panel, plan, PERIODS).assign(estimator="model"))
+    model = model_rows(panel, plan, PERIODS)
+    frames.append(model.assign(estimator="model"))
     seconds["model"] = time.perf_counter() - clock
+    if official:
+        clock = time.perf_counter()
+        frames.append(official_frame(plan, direct, pooled, model))
+        seconds["official"] = time.perf_counter() - clock
     return judge(county, panel, frames, replicate), seconds, facts(county, panel)
 
 

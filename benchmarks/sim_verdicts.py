@@ -7,9 +7,14 @@ not the model's), surveys it for the 12 months of 2025, and judges against 95 %,
 
 - ``direct``: the month's design-based estimate (``MonthPanel.direct``, logit interval,
   4-5 df);
-- ``pooled quarter`` / ``pooled ytd``: ``borrowing.pooled_rows`` with each month as the
-  end of its quarter-to-date / year-to-date window (a one-month window gives no row);
-- ``model``: ``borrowing.model_rows`` (township + AR(1) model, real time).
+- ``pooled rolling3`` / ``pooled quarter`` / ``pooled ytd``: ``borrowing.pooled_rows``
+  with each month as the end of its window: the 3 months ending with it (in January and
+  February of the simulated year only the months since January), quarter to date, year to
+  date (a one-month window gives no row: rolling3 and ytd have none in January);
+- ``model``: ``borrowing.model_rows`` (township + AR(1) model, real time);
+- ``official``: the row the reports show, chosen by ``summary.official_rows`` under the
+  shipped plan (township: pooled rolling3; where it has no row, January, the month's
+  direct estimate).
 
 Printed: (1) population and design facts; (2) per estimator the coverage of the 95 %
 interval of its own estimand (pooled: the window's mean truth) and of the month's truth,
@@ -17,9 +22,11 @@ the share decided among clear cases (month truth >= 3 points from 95 %) and amon
 and wrong verdicts as a share of decided, overall and for the dropping (from July) and
 rising (from May) townships, each with hits/cases, replicates, binomial SE and the SE
 between replicates (cases of one replicate share a population and a village sample);
-(3) model and direct by kind of case; (4) seconds per replicate; (5) with ``--attribute``,
-the model refitted with the population's own sampling variances (n_eff) and month
-correlation in place of the estimated ones, and without the break test.
+(3) model, official, pooled rolling3 and direct by kind of case (coverage of the month's
+truth and of the row's own estimand), and what the official rows rest on; (4) seconds
+per replicate; (5) with ``--attribute``, the model refitted with the population's own
+sampling variances (n_eff) and month correlation in place of the estimated ones, and
+without the break test.
 
 Run: ``.venv/bin/python benchmarks/sim_verdicts.py [--replicates 200] [--townships 20]
 [--seed 2025] [--quick] [--village-scale 0.45] [--jobs 2] [--attribute]``
@@ -45,6 +52,7 @@ from sim_population import (
     RISE_FROM,
     TARGET,
     VILLAGE_SCALE,
+    WINDOWS,
     Share,
     draw,
     judge,
@@ -71,12 +79,12 @@ def _fmt(s: Share) -> str:
 
 def quality_table(rows: pd.DataFrame) -> str:
     """Table (2): every metric of :func:`score` for every estimator."""
-    out = [f"{'estimator':<15} {'metric':<31} {'share':>7}  {'hits/cases':^13} {'reps':>4}  "
+    out = [f"{'estimator':<16} {'metric':<31} {'share':>7}  {'hits/cases':^13} {'reps':>4}  "
            f"{'se_bin':>7}  {'se_rep':>7}"]
     for name in ESTIMATORS:
         scores = score(rows[rows["estimator"] == name])
         for key, label in _METRICS.items():
-            out.append(f"{name:<15} {label:<31} {_fmt(scores[key])}")
+            out.append(f"{name:<16} {label:<31} {_fmt(scores[key])}")
     return "\n".join(out)
 
 
@@ -98,11 +106,16 @@ def _groups(rows: pd.DataFrame) -> dict[str, pd.Series]:
 
 
 def breakdown(rows: pd.DataFrame, estimator: str) -> str:
-    """Table (3): one estimator's rows by kind of case (``steady``: not drop / rise)."""
+    """Table (3): one estimator's rows by kind of case (``steady``: not drop / rise).
+
+    ``cover`` of the month's truth, ``cov_own`` of the row's own estimand (pooled: the
+    window's mean truth; else the same), ``bias_pt`` against the month's truth."""
     rows = rows[rows["estimator"] == estimator].reset_index(drop=True)
-    out = [f"{estimator}: {'case':<21} {'cases':>6} {'cover':>6} {'bias_pt':>7} "
-           f"{'halfw_pt':>8} {'dec|clr':>7} {'clear':>6} {'wrong|dec':>9} {'break':>6}"]
+    out = [f"{estimator}: {'case':<21} {'cases':>6} {'cover':>6} {'cov_own':>7} "
+           f"{'bias_pt':>7} {'halfw_pt':>8} {'dec|clr':>7} {'clear':>6} {'wrong|dec':>9} "
+           f"{'break':>6}"]
     cover = (rows["ci_low"] <= rows["truth"]) & (rows["truth"] <= rows["ci_high"])
+    own = (rows["ci_low"] <= rows["own"]) & (rows["own"] <= rows["ci_high"])
     decided = rows["verdict"] != "undecided"
     clear = (rows["truth"] - TARGET).abs() >= 0.03
     wrong = (((rows["verdict"] == "met") & (rows["truth"] < TARGET))
@@ -111,6 +124,7 @@ def breakdown(rows: pd.DataFrame, estimator: str) -> str:
         dc, wd = decided[g & clear], wrong[g & decided]
         out.append(
             f"{' ' * len(estimator)}  {label:<21} {int(g.sum()):>6d} {cover[g].mean():6.3f} "
+            f"{own[g].mean():7.3f} "
             f"{100 * (rows['estimate'] - rows['truth'])[g].mean():7.2f} "
             f"{50 * (rows['ci_high'] - rows['ci_low'])[g].mean():8.2f} "
             f"{dc.mean() if len(dc) else np.nan:7.3f} {int(len(dc)):>6d} "
@@ -220,12 +234,18 @@ def main(argv: list[str] | None = None) -> None:
     print("\n(2) verdict quality (clear: month truth >= 3 points from the target)")
     print(quality_table(rows))
     print("\n(3) by kind of case (bias, half-width in points; dec|clr among clear cases)")
-    print(breakdown(rows, "model"))
-    print(breakdown(rows, "direct"))
+    for name in ("model", "official", "pooled rolling3", "direct"):
+        print(breakdown(rows, name))
+    basis = rows.loc[rows["estimator"] == "official"].groupby(["basis", "span"]).size()
+    print("official rows by basis and months pooled: " + ", ".join(
+        f"{b} {k} month{'s' * (k > 1)} {n}" for (b, k), n in basis.items()))
     per = seconds.mean()
+    pooled = ", ".join(f"{w} {per[f'pooled {w}']:.3f}" for w in WINDOWS)
     print(f"\n(4) seconds per replicate (one process): generate+direct {per['generate']:.3f}, "
-          f"pooled {per['pooled']:.3f}, model {per['model']:.3f}, total "
-          f"{seconds.sum(axis=1).mean():.3f}; wall {wall:.1f} s on {args.jobs} processes")
+          f"pooled {per['pooled']:.3f} ({pooled}), model {per['model']:.3f}, official "
+          f"{per['official']:.3f}, total "
+          f"{seconds[['generate', 'pooled', 'model', 'official']].sum(axis=1).mean():.3f}; "
+          f"wall {wall:.1f} s on {args.jobs} processes")
     if args.attribute:
         with ProcessPoolExecutor(args.jobs) as pool:
             attr = pd.concat(list(pool.map(_attribute, jobs)), ignore_index=True)

@@ -121,7 +121,7 @@ ESTIMATORS: dict[str, str] = {
 #: What each estimator rests on, for the reader (the basis of a verdict).
 ESTIMATOR_BASIS: dict[str, str] = {
     "direct": "仅用本月调查样本",
-    "pooled": "合并多个月的调查样本，反映这几个月的平均水平",
+    "pooled": "合并这几个月的调查样本（同一村各月视为同一抽样单位），反映这几个月的平均水平",
     "model": "以本月调查样本为主，借用本乡镇本年度此前各月及其他乡镇的数据；"
              "区间已计入模型参数的不确定性",
 }

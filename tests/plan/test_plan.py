@@ -252,9 +252,9 @@ def test_missing_and_malformed_files(tmp_path):
 
 def test_shipped_estimation_defaults(tmp_path):
     plan = load_plan()
-    assert plan.estimation.pooled_windows == ("quarter", "ytd")
+    assert plan.estimation.pooled_windows == ("rolling3", "ytd")
     assert {t.code: plan.official_estimator(t.code, "township") for t in plan.survey} == {
-        t.code: "model" for t in plan.survey}
+        t.code: "pooled" for t in plan.survey}
     assert plan.official_estimator("awareness", "county") == "direct"
     # a plan without [estimation] gets the same defaults
     assert load_plan(write(tmp_path, MINIMAL)).estimation == plan.estimation
@@ -262,12 +262,12 @@ def test_shipped_estimation_defaults(tmp_path):
 
 def test_estimation_table_and_a_target_override(tmp_path):
     text = MINIMAL.replace('name_zh = "安全感"', 'name_zh = "安全感"\n'
-                           'official = { township = "pooled" }', 1)
+                           'official = { township = "model" }', 1)
     text += ('\n[estimation]\npooled_windows = ["ytd", "rolling12"]\n'
              'official = { county = "pooled" }\n')
     plan = load_plan(write(tmp_path, text))
     assert plan.estimation.pooled_windows == ("ytd", "rolling12")
-    assert plan.official_estimator("security", "township") == "pooled"
+    assert plan.official_estimator("security", "township") == "model"
     assert plan.official_estimator("security", "county") == "pooled"
 
 

@@ -37,7 +37,7 @@ def test_headline_numbers_are_the_summary_numbers(sample_summary):
     rows = official_rows(every, PLAN)
     table = report.headline_table(sample_summary, TOWN, plan=PLAN)
     assert list(table.columns) == ["指标", "数据来源", "估计依据", "估计值", "95%置信区间",
-                                   "目标", "结论", "可靠性", "样本量/单位数", "其他估计"]
+                                   "目标", "结论", "可靠性", "样本量/单位数"]
     assert len(table) == len(rows)
     assert list(table["指标"]) == list(rows["name_zh"])
     for r, (_, t) in zip(rows.itertuples(), table.iterrows(), strict=True):
@@ -51,18 +51,24 @@ def test_headline_numbers_are_the_summary_numbers(sample_summary):
         if r.source == "survey":
             assert t["95%置信区间"] == f"{_pct(r.ci_low)}–{_pct(r.ci_high)}"
             assert t["目标"] == "≥95%"
-            assert t["估计依据"] == "模型估计"
-            # the other estimates of the indicator beside it, with their verdicts
-            others = every[(every["indicator"] == r.indicator) & (every["estimator"] != "model")]
-            assert t["其他估计"].count("；") == len(others) - 1
-            direct = others[others["estimator"] == "direct"].iloc[0]
-            shown = "—" if direct["flag"] == "suppress" else _pct(direct["estimate"])
-            assert f"本月直接 {shown} {labels.VERDICTS[direct['verdict']]}" in t["其他估计"]
+            assert t["估计依据"] == "多月合并估计（10—11月）"
         else:
             assert t["95%置信区间"] == "—"
-            assert t["估计依据"] == "台账全数统计" and t["其他估计"] == ""
+            assert t["估计依据"] == "台账全数统计"
     survey = table[table["数据来源"] == "抽样调查"]
     assert len(survey) == len(PLAN.survey)
+    # every estimate beside the official one, marked
+    both = report.estimates_table(sample_summary, TOWN, plan=PLAN)
+    survey_rows = every[every["source"] == "survey"]
+    assert len(both) == len(survey_rows)
+    assert list(both["估计"]) == [labels.ESTIMATORS[e] for e in survey_rows["estimator"]]
+    assert (both["正式结论"] == "是").sum() == len(PLAN.survey)
+    marked = both[both["正式结论"] == "是"]
+    assert set(marked["估计"]) == {"多月合并估计"}
+    assert list(marked["结论"]) == list(table.loc[table["数据来源"] == "抽样调查", "结论"])
+    for r, (_, t) in zip(survey_rows.itertuples(), both.iterrows(), strict=True):
+        assert t["结论"] == labels.VERDICTS[r.verdict]
+        assert t["估计值"] == ("—" if r.flag == "suppress" else _pct(r.estimate))
     county = report.headline_table(sample_summary, PLAN.county, plan=PLAN)
     assert set(county.loc[county["数据来源"] == "抽样调查", "估计依据"]) == {"本月直接估计"}
 
@@ -91,7 +97,7 @@ def test_paragraph_is_generated_from_the_table(sample_summary):
         text = report.headline_paragraph(sample_summary, area, plan=PLAN)
         assert text.startswith(f"**2026年11月，{area}**")
         survey = rows[rows["source"] == "survey"]
-        basis = "模型估计" if area != PLAN.county else "本月直接估计"
+        basis = "多月合并估计（10—11月）" if area != PLAN.county else "本月直接估计"
         assert f"（结论依据{basis}：" in text
         if area != PLAN.county:
             direct = sample_summary[(sample_summary["area"] == area)
@@ -176,6 +182,7 @@ def test_county_breakdown_uses_the_whole_design(sample_processed):
 def test_change_table_is_the_change_module(sample_trend):
     table = report.change_table(sample_trend, PLAN.county, PERIOD)
     assert list(table["指标"]) == [t.name_zh for t in PLAN.survey]
+    sample_trend = sample_trend[sample_trend["estimator"] == "direct"]  # the months' own
     cur = sample_trend[(sample_trend["area"] == PLAN.county) & (sample_trend["period"] == PERIOD)]
     old = sample_trend[(sample_trend["area"] == PLAN.county)
                        & (sample_trend["period"] == PREVIOUS)]

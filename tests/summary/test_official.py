@@ -19,12 +19,15 @@ PERIOD = "2026-11"
 STATS = ["estimate", "se", "ci_low", "ci_high", "df", "n"]
 
 
-def test_default_plan_takes_direct_for_the_county_and_the_model_for_townships(sample_summary):
+def test_default_plan_takes_direct_for_the_county_and_pooled_months_for_townships(
+        sample_summary):
     out = official_rows(sample_summary, PLAN)
     assert not out.duplicated(["area", "indicator"]).any()
     survey = out[out["source"] == "survey"]
     assert set(survey.loc[survey["area_level"] == "county", "estimator"]) == {"direct"}
-    assert set(survey.loc[survey["area_level"] == "township", "estimator"]) == {"model"}
+    assert set(survey.loc[survey["area_level"] == "township", "estimator"]) == {"pooled"}
+    # the fixture holds October and November: the last three months pool those two
+    assert set(survey.loc[survey["area_level"] == "township", "window_start"]) == {"2026-10"}
     registers = sample_summary[sample_summary["source"] != "survey"]
     pd.testing.assert_frame_equal(out[out["source"] != "survey"].reset_index(drop=True),
                                   registers.reset_index(drop=True))
@@ -35,15 +38,20 @@ def test_default_plan_takes_direct_for_the_county_and_the_model_for_townships(sa
     assert keys == order
 
 
-def test_a_pooled_official_window_and_the_fallback_to_direct(sample_summary):
+def test_a_model_or_pooled_official_and_the_fallback_to_direct(sample_summary):
     pooled = dataclasses.replace(PLAN, estimation=Estimation(
         official=(("county", "pooled"), ("township", "pooled")), pooled_windows=("ytd",)))
     out = official_rows(sample_summary, pooled)
     survey = out[out["source"] == "survey"]
     assert set(survey["estimator"]) == {"pooled"}
+    model = dataclasses.replace(PLAN, estimation=Estimation(
+        official=(("county", "direct"), ("township", "model"))))
+    survey = official_rows(sample_summary, model)
+    survey = survey[(survey["source"] == "survey") & (survey["area_level"] == "township")]
+    assert set(survey["estimator"]) == {"model"}
     # without model rows (a model that could not be fitted) the direct row stands in
     no_model = sample_summary[sample_summary["estimator"] != "model"]
-    survey = official_rows(no_model, PLAN)
+    survey = official_rows(no_model, model)
     survey = survey[survey["source"] == "survey"]
     assert set(survey["estimator"]) == {"direct"}
     assert len(survey) == (1 + len(PLAN.townships)) * len(PLAN.survey)

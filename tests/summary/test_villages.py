@@ -29,7 +29,7 @@ def test_village_rows_are_the_model_with_the_official_township_covariate(
     assert (out.loc[village, "flag_reason"] == "model").all()
     towns = official_rows(sample_summary[sample_summary["area_level"] == "township"], PLAN)
     towns = towns[towns["source"] == "survey"].rename(columns={"area": "township"})
-    assert set(towns["estimator"]) == {"model"}
+    assert set(towns["estimator"]) == {"pooled"}
     want = village_estimates(design, [t.code for t in PLAN.survey],
                              towns[["township", "indicator", "estimate"]])
     got = out[village].merge(want, left_on=["area", "level", "indicator"],

@@ -13,6 +13,7 @@ from pingan_eval.report.tables import (
     breakdown_table,
     change_table,
     comparison_table,
+    estimates_table,
     headline_table,
     register_table,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "breakdown_table",
     "change_table",
     "comparison_table",
+    "estimates_table",
     "fmt_ci",
     "fmt_pct",
     "headline_paragraph",

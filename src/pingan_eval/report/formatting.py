@@ -26,6 +26,9 @@ DASH = "—"
 N_HEADER = "样本量/单位数"
 
 
+#: Cells longer than this many characters wrap (see :func:`style`).
+_WRAP_CHARS = 18
+
 _VERDICT_BG = {"达标": "#D6EAF8", "未达标": "#FADBD8", "尚无定论": "#FDEBD0"}
 
 
@@ -123,14 +126,18 @@ def estimator_zh(row) -> str:
     >>> import pandas as pd
     >>> estimator_zh(pd.Series({"source": "survey", "estimator": "pooled",
     ...     "window_start": "2026-10", "period": "2026-11"}))
-    '多月合并估计（2026年10—11月）'
+    '多月合并估计（10—11月）'
     """
     if row["source"] != "survey":
         return "台账全数统计"
     estimator = str(row.get("estimator", "direct"))
     text = labels.zh("estimator", estimator)
     if estimator == "pooled":
-        text += f"（{span_zh(str(row['window_start']), str(row['period']))}）"
+        start, end = str(row["window_start"]), str(row["period"])
+        span = span_zh(start, end)
+        if start[:4] == end[:4]:  # the report's own year goes without saying
+            span = span.removeprefix(f"{end[:4]}年")
+        text += f"（{span}）"
     return text
 
 
@@ -216,6 +223,16 @@ def style(table: pd.DataFrame, *, uuid: str, caption: str | None = None,
     if verdict_cols:
         styler = styler.map(lambda v: f"background-color: {_VERDICT_BG[v]}"
                             if v in _VERDICT_BG else "", subset=verdict_cols)
+    # Centred cells do not wrap (numbers, short labels); a column of long text does, or
+    # the table runs off a printed page.
+    long = [c for c in table.columns
+            if len(table) and table[c].astype(str).str.len().max() > _WRAP_CHARS]
+    short = [c for c in table.columns if c not in long]
+    if align == "center" and short:
+        styler = styler.set_properties(subset=short, **{"white-space": "nowrap"})
+    if align == "center" and long:
+        styler = styler.set_properties(subset=long, **{
+            "white-space": "normal", "min-width": "8em", "text-align": "left"})
     if "可靠性" in table.columns:
         grey = table["可靠性"].str.startswith(labels.SUPPRESSED)
         styler = styler.apply(lambda row: ["color: #8C8C8C" if grey[row.name] else ""
@@ -223,8 +240,7 @@ def style(table: pd.DataFrame, *, uuid: str, caption: str | None = None,
     return styler.set_table_styles([
         {"selector": "th", "props": "text-align: center; background-color: #F2F2F2;"
                                     " padding: 4px 8px;"},
-        {"selector": "td", "props": f"text-align: {align}; padding: 3px 8px;"
-                                    + (" white-space: nowrap;" if align == "center" else "")},
+        {"selector": "td", "props": f"text-align: {align}; padding: 3px 8px;"},
         {"selector": "caption", "props": "caption-side: top; font-weight: bold;"
                                          " text-align: left; padding: 4px 0;"},
     ])

@@ -33,8 +33,22 @@ body.jp-Notebook {
   font-family: "Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC",
                "WenQuanYi Micro Hei", sans-serif;
 }
-.jp-RenderedHTMLCommon table { font-size: 0.95em; }
+/* The rules here come before JupyterLab's, hence body.jp-Notebook to outrank them.
+   JupyterLab lays tables out fixed (columns as wide as the header row): a column of long
+   text is then squeezed to a letter; auto layout lets it wrap instead */
+body.jp-Notebook .jp-RenderedHTMLCommon table {
+  font-size: 0.95em; table-layout: auto; max-width: 100%;
+}
 .jp-OutputArea-output img { max-width: 100%; height: auto; }
+@media print {
+  body.jp-Notebook { max-width: none; padding: 0; }
+  .jp-OutputArea-output, .jp-RenderedHTMLCommon { overflow: visible !important; }
+  body.jp-Notebook .jp-RenderedHTMLCommon table { font-size: 0.8em; }
+  body.jp-Notebook .jp-RenderedHTMLCommon td, body.jp-Notebook .jp-RenderedHTMLCommon th {
+    padding: 2px 4px !important;
+  }
+  tr, img { page-break-inside: avoid; }
+}
 </style>
 {%- endblock extra_css -%}
 """

@@ -34,23 +34,10 @@ from pingan_eval.summary.official import official_rows
 
 #: Columns of :func:`headline_table`.
 HEADLINE_COLUMNS = ["指标", "数据来源", "估计依据", "估计值", "95%置信区间", "目标", "结论",
-                    "可靠性", N_HEADER, "其他估计"]
+                    "可靠性", N_HEADER]
 
-
-def _others_text(rows: pd.DataFrame, chosen, measure: str) -> str:
-    """The other estimates of the chosen row's indicator, short: 本月直接 94.3% 尚无定论."""
-    if "estimator" not in rows or chosen.source != "survey":
-        return ""
-    same = rows[(rows["indicator"] == chosen.indicator)
-                & ~((rows["estimator"] == chosen.estimator)
-                    & (rows["window_start"] == chosen.window_start))]
-    parts = []
-    for r in same.itertuples():
-        name = {"direct": "本月直接", "model": "模型"}.get(
-            r.estimator, f"{span_zh(r.window_start, r.period)}合并")
-        value = DASH if r.flag == "suppress" else fmt_value(r.estimate, measure)
-        parts.append(f"{name} {value} {labels.zh('verdict', r.verdict)}")
-    return "；".join(parts)
+#: Columns of :func:`estimates_table`.
+ESTIMATES_COLUMNS = ["指标", "估计", "覆盖月份", "估计值", "95%置信区间", "结论", "正式结论"]
 
 
 def headline_table(summary: pd.DataFrame, area: str, *,
@@ -71,13 +58,13 @@ def headline_table(summary: pd.DataFrame, area: str, *,
     -------
     pandas.DataFrame
         One row per indicator of ``area`` in summary order, all text: 指标, 数据来源,
-        估计依据 (the official estimator: 模型估计, 本月直接估计, 多月合并估计（months）;
+        估计依据 (the official estimator: 多月合并估计（months）, 本月直接估计, 模型估计;
         台账全数统计 for registers), 估计值, 95%置信区间, 目标, 结论 (the official
         verdict), 可靠性 (the flag, with its reasons unless ok), 样本量/单位数
-        (respondents with an answer this month; for registers the eligible units or the
-        denominator), 其他估计 (the survey target's other estimates and their verdicts,
-        e.g. ``本月直接 94.3% 尚无定论``). Register rows have no interval ("—", they are
-        complete counts); a suppressed estimate reads "—".
+        (respondents with an answer; for registers the eligible units or the
+        denominator). The other estimates of each survey target are
+        :func:`estimates_table`. Register rows have no interval ("—", they are complete
+        counts); a suppressed estimate reads "—".
 
     Raises
     ------
@@ -95,8 +82,12 @@ def headline_table(summary: pd.DataFrame, area: str, *,
     ...     "verdict": ["undecided", "met", "undecided"], "flag": ["ok", "ok", "suppress"],
     ...     "flag_reason": ["", "", "n_eff<30"], "n": [211, 211, 20]})
     >>> t = headline_table(s, "青河镇")
-    >>> t.loc[0, ["指标", "估计依据", "估计值", "结论", "其他估计"]].tolist()
-    ['知晓率', '模型估计', '96.2%', '达标', '本月直接 94.3% 尚无定论']
+    >>> from dataclasses import replace
+    >>> from pingan_eval.plan import Estimation, load_plan
+    >>> plan = replace(load_plan(), estimation=Estimation(official=(("township", "model"),)))
+    >>> t = headline_table(s, "青河镇", plan=plan)
+    >>> t.loc[0, ["指标", "估计依据", "估计值", "结论"]].tolist()
+    ['知晓率', '模型估计', '96.2%', '达标']
     >>> t.loc[1, ["估计值", "可靠性"]].tolist()
     ['—', '数据不足，不予显示（有效样本量不足30）']
     """
@@ -116,9 +107,51 @@ def headline_table(summary: pd.DataFrame, area: str, *,
             "结论": labels.zh("verdict", r.verdict),
             "可靠性": flag_text(r.flag, r.flag_reason),
             N_HEADER: DASH if not np.isfinite(r.n) else f"{r.n:.0f}",
-            "其他估计": _others_text(every, r, measure),
         })
     return pd.DataFrame(out, columns=HEADLINE_COLUMNS)
+
+
+def estimates_table(summary: pd.DataFrame, area: str, *,
+                    plan: Plan | str | os.PathLike | None = None) -> pd.DataFrame:
+    """Every estimate of ``area``'s survey targets side by side: direct, pooled, model.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per survey indicator and estimate, in summary order: 指标, 估计
+        (本月直接估计, 多月合并估计, 模型估计), 覆盖月份, 估计值, 95%置信区间, 结论,
+        正式结论 ("是" on the row whose verdict :func:`headline_table` shows).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> s = pd.DataFrame({"period": "2026-11", "area": "青河镇", "area_level": "township",
+    ...     "indicator": "awareness", "source": "survey", "name_zh": "知晓率",
+    ...     "estimator": ["direct", "pooled"], "window_start": ["2026-11", "2026-09"],
+    ...     "estimate": [0.9432, 0.962], "ci_low": [0.921, 0.953], "ci_high": [0.964, 0.975],
+    ...     "verdict": ["undecided", "met"], "flag": "ok"})
+    >>> estimates_table(s, "青河镇")[["估计", "覆盖月份", "结论", "正式结论"]].values.tolist()
+    [['本月直接估计', '2026年11月', '尚无定论', ''], ['多月合并估计', '2026年9—11月', '达标', '是']]
+    """
+    plan = as_plan(plan)
+    every = area_rows(summary, area)
+    survey = every[every["source"] == "survey"]
+    if "estimator" not in survey:
+        survey = survey.assign(estimator="direct", window_start=survey["period"])
+    keys = ["indicator", "estimator", "window_start"]
+    chosen = set(map(tuple, official_rows(survey, plan)[keys].to_numpy()))
+    out = []
+    for r in survey.itertuples():
+        hidden = r.flag == "suppress"
+        out.append({
+            "指标": r.name_zh, "估计": labels.zh("estimator", r.estimator),
+            "覆盖月份": span_zh(str(r.window_start), str(r.period)),
+            "估计值": DASH if hidden else fmt_pct(r.estimate),
+            "95%置信区间": DASH if hidden else fmt_ci(r.ci_low, r.ci_high),
+            "结论": labels.zh("verdict", r.verdict),
+            "正式结论": "是" if (r.indicator, r.estimator, r.window_start) in chosen else "",
+        })
+    return pd.DataFrame(out, columns=ESTIMATES_COLUMNS)
 
 
 def comparison_table(summary: pd.DataFrame, *, source: str = "survey",
@@ -178,7 +211,7 @@ def register_table(summary: pd.DataFrame, area: str, *,
     counts); 样本量 is renamed 应创建/应完成数 (the denominator).
     """
     table = headline_table(summary[summary["source"] != "survey"], area, plan=plan)
-    return table.drop(columns=["估计依据", "95%置信区间", "可靠性", "其他估计"]).rename(
+    return table.drop(columns=["估计依据", "95%置信区间", "可靠性"]).rename(
         columns={N_HEADER: "应创建/应完成数"})
 
 

@@ -49,13 +49,14 @@ def headline_paragraph(summary: pd.DataFrame, area: str, *,
     >>> s = pd.DataFrame({"period": "2026-11", "area": "青河镇", "area_level": "township",
     ...     "indicator": ["awareness", "awareness", "participation", "participation"],
     ...     "name_zh": ["知晓率", "知晓率", "参与率", "参与率"], "source": "survey",
-    ...     "estimator": ["direct", "model"] * 2, "window_start": "2026-11",
+    ...     "estimator": ["direct", "pooled"] * 2,
+    ...     "window_start": ["2026-11", "2026-09"] * 2,
     ...     "estimate": [0.97, 0.97, 0.90, 0.91], "ci_low": [0.93, 0.96, 0.84, 0.88],
     ...     "ci_high": [0.99, 0.98, 0.95, 0.94], "target": 0.95,
     ...     "verdict": ["undecided", "met", "undecided", "not_met"],
     ...     "flag": "ok", "flag_reason": ""})
     >>> print(headline_paragraph(s, "青河镇"))  # doctest: +NORMALIZE_WHITESPACE
-    **2026年11月，青河镇**居民抽样调查的2项指标（结论依据模型估计：以本月调查样本为主，借用本乡镇本年度此前各月及其他乡镇的数据；区间已计入模型参数的不确定性）中：**知晓率达标**（95%置信区间下限不低于目标）；**参与率未达标**（95%置信区间上限低于目标）。仅用本月样本的直接估计可下结论的为0项，依据模型估计为2项。
+    **2026年11月，青河镇**居民抽样调查的2项指标（结论依据多月合并估计（9—11月）：合并这几个月的调查样本（同一村各月视为同一抽样单位），反映这几个月的平均水平）中：**知晓率达标**（95%置信区间下限不低于目标）；**参与率未达标**（95%置信区间上限低于目标）。仅用本月样本的直接估计可下结论的为0项，依据多月合并估计为2项。
     """
     every = area_rows(summary, area)
     rows = official_rows(every, as_plan(plan))

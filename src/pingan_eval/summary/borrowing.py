@@ -199,7 +199,7 @@ def prepared_periods(raw_dir: str | os.PathLike,
 
 def borrowed_rows(periods: Sequence[str], available: Sequence[str],
                   processed_dir: str | os.PathLike, plan: Plan, *,
-                  pooled: bool = True) -> pd.DataFrame:
+                  windows: Sequence[str] | None = None) -> pd.DataFrame:
     """Pooled and model rows of ``periods``, judged against the plan, in summary shape.
 
     Parameters
@@ -213,8 +213,9 @@ def borrowed_rows(periods: Sequence[str], available: Sequence[str],
         Folder of ``pingan-eval prepare`` output.
     plan : Plan
         Indicators, thresholds, pooling windows (``plan.estimation``).
-    pooled : bool
-        Add the pooled rows of each month's windows (the trend charts need only the model).
+    windows : sequence of str, optional
+        The pooling windows of each month; default ``plan.estimation.pooled_windows``
+        (the trend charts need only the official one).
 
     Returns
     -------
@@ -233,17 +234,17 @@ def borrowed_rows(periods: Sequence[str], available: Sequence[str],
     from pingan_eval.survey.reliability import reliability
     from pingan_eval.survey.targets import evaluate
 
+    windows = plan.estimation.pooled_windows if windows is None else tuple(windows)
     needed: set[str] = set()
     for period in periods:
         needed.update(model_year(period, available))
-        if pooled:
-            for window in plan.estimation.pooled_windows:
-                needed.update(window_periods(period, window, available))
+        for window in windows:
+            needed.update(window_periods(period, window, available))
     panel = month_panel(sorted(needed), processed_dir, plan)
     frames = []
-    if pooled:
+    if windows:
         for period in periods:
-            rows = pooled_rows(panel, plan, period, windows=plan.estimation.pooled_windows)
+            rows = pooled_rows(panel, plan, period, windows=windows)
             rows = rows.drop_duplicates(["area", "indicator", "window_start"])
             frames.append(reliability(rows.drop(columns="window").reset_index(drop=True))
                           .assign(estimator="pooled"))

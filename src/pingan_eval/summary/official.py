@@ -20,11 +20,15 @@ def window_start(period: str, window: str) -> str:
 
     Examples
     --------
-    >>> [window_start("2026-11", w) for w in ("quarter", "ytd", "rolling12")]
-    ['2026-10', '2026-01', '2025-12']
+    >>> [window_start("2026-11", w) for w in ("rolling3", "quarter", "ytd", "rolling12")]
+    ['2026-09', '2026-10', '2026-01', '2025-12']
+    >>> window_start("2026-02", "rolling3")
+    '2025-12'
     """
     year, month = int(period[:4]), int(period[5:7])
-    if window == "quarter":
+    if window == "rolling3":
+        year, month = (year, month - 2) if month > 2 else (year - 1, month + 10)
+    elif window == "quarter":
         month = 3 * ((month - 1) // 3) + 1
     elif window == "ytd":
         month = 1
@@ -59,12 +63,12 @@ def official_rows(summary: pd.DataFrame, plan: Plan) -> pd.DataFrame:
     --------
     >>> import pandas as pd
     >>> from pingan_eval.plan import load_plan
-    >>> s = pd.DataFrame({"period": "2026-11", "area": ["青河县"] * 2 + ["青河镇"] * 2,
-    ...     "area_level": ["county"] * 2 + ["township"] * 2, "indicator": "awareness",
-    ...     "source": "survey", "estimator": ["direct", "pooled", "direct", "model"],
-    ...     "window_start": ["2026-11", "2026-10", "2026-11", "2026-11"]})
+    >>> s = pd.DataFrame({"period": "2026-11", "area": ["青河县"] * 2 + ["青河镇"] * 3,
+    ...     "area_level": ["county"] * 2 + ["township"] * 3, "indicator": "awareness",
+    ...     "source": "survey", "estimator": ["direct", "pooled", "direct", "pooled", "model"],
+    ...     "window_start": ["2026-11", "2026-09", "2026-11", "2026-09", "2026-11"]})
     >>> official_rows(s, load_plan())[["area", "estimator"]].values.tolist()
-    [['青河县', 'direct'], ['青河镇', 'model']]
+    [['青河县', 'direct'], ['青河镇', 'pooled']]
     """
     if summary.empty or "estimator" not in summary:
         return summary.reset_index(drop=True)

@@ -147,10 +147,11 @@ def trend_summary(
     processed_dir: str | os.PathLike = paths.PROCESSED_DIR,
     plan: Plan | str | os.PathLike | None = None,
 ) -> pd.DataFrame:
-    """The direct and model survey rows of :func:`period_summary` for several months.
+    """The survey rows of :func:`period_summary` for several months: direct, the first
+    pooling window's (the official one when townships are pooled) and the model's.
 
-    The model row of each month is the one that month's report shows (fitted on its
-    year's months up to it), so the trend's model line is what was published.
+    Each month's rows are those its report shows (a model fitted on its year's months up
+    to it, a window ending with it), so a trend line is what was published.
 
     Parameters
     ----------
@@ -163,8 +164,8 @@ def trend_summary(
     Returns
     -------
     pandas.DataFrame
-        The columns :data:`SUMMARY_COLUMNS`, survey indicators only (no pooled rows),
-        sorted by period, then as :func:`period_summary`.
+        The columns :data:`SUMMARY_COLUMNS`, survey indicators only (pooled rows of the
+        first window only), sorted by period, then as :func:`period_summary`.
     """
     from pingan_eval.summary.borrowing import borrowed_rows, prepared_periods
 
@@ -173,7 +174,8 @@ def trend_summary(
     frames = [_survey_rows(p, processed_dir, plan) for p in months]
     if months:
         available = sorted({*prepared_periods(raw_dir, processed_dir), *months})
-        frames.append(borrowed_rows(months, available, processed_dir, plan, pooled=False))
+        frames.append(borrowed_rows(months, available, processed_dir, plan,
+                                    windows=plan.estimation.pooled_windows[:1]))
     frames = [f for f in frames if len(f)]
     if not frames:
         return _finish(pd.DataFrame(columns=list(SUMMARY_COLUMNS)), plan)

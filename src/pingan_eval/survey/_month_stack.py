@@ -20,7 +20,7 @@ __all__ = ["WINDOWS", "Frames", "as_list", "stack_months", "stacked_weights",
            "window_periods"]
 
 #: Window names :func:`window_periods` knows.
-WINDOWS: tuple[str, ...] = ("month", "quarter", "ytd", "rolling12")
+WINDOWS: tuple[str, ...] = ("month", "rolling3", "quarter", "ytd", "rolling12")
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 Frames = Mapping[str, pd.DataFrame] | pd.DataFrame
 
@@ -38,8 +38,10 @@ def window_periods(period: str, window: str, available: Sequence[str]) -> list[s
     ----------
     period : str
         Last month of the window, ``YYYY-MM``; must be among ``available``.
-    window : {"month", "quarter", "ytd", "rolling12"}
-        ``"month"``: ``period`` alone. ``"quarter"``: the calendar quarter of ``period`` up
+    window : {"month", "rolling3", "quarter", "ytd", "rolling12"}
+        ``"month"``: ``period`` alone. ``"rolling3"``: the 3 calendar months ending with
+        ``period`` (the same length every month, across a year's end). ``"quarter"``:
+        the calendar quarter of ``period`` up
         to ``period`` (quarter to date). ``"ytd"``: January to ``period`` of the same
         calendar year; the plan year is a calendar year (a plan's ``"MM-DD"`` dates
         resolve to ``Plan.year``), so this is also plan year to date. ``"rolling12"``: the
@@ -67,6 +69,8 @@ def window_periods(period: str, window: str, available: Sequence[str]) -> list[s
     ['2026-01', '2026-02']
     >>> window_periods("2026-02", "rolling12", have)
     ['2025-11', '2025-12', '2026-01', '2026-02']
+    >>> window_periods("2026-02", "rolling3", have)
+    ['2025-12', '2026-01', '2026-02']
     """
     if window not in WINDOWS:
         raise EstimationError(f"unknown window {window!r}; valid: {', '.join(WINDOWS)}")
@@ -75,7 +79,8 @@ def window_periods(period: str, window: str, available: Sequence[str]) -> list[s
         raise EstimationError(f"period {period!r} has no data; available: "
                               f"{', '.join(months) or 'none'}")
     end = pd.Period(period, freq="M")
-    start = {"month": end, "quarter": end.asfreq("Q").asfreq("M", how="start"),
+    start = {"month": end, "rolling3": end - 2,
+             "quarter": end.asfreq("Q").asfreq("M", how="start"),
              "ytd": pd.Period(year=end.year, month=1, freq="M"), "rolling12": end - 11}[window]
     return [m for m in months if start <= pd.Period(m, freq="M") <= end]
 

@@ -1,10 +1,10 @@
 """The trend chart: monthly estimates of an area with 95 % intervals, the county and the
 target.
 
-A township with model rows shows the model's monthly estimate as a line with its band
-(what its reports said each month) and the month's direct estimates as points with their
-intervals, so the reader sees how much the model borrowed; an area without model rows
-(the county) shows its direct estimates as the line and band.
+The line and band are the area's official estimate of each month (what its reports said
+that month: :func:`pingan_eval.summary.official_rows`). Where that is not the month's
+direct estimate (a township: months pooled, or the model), the direct estimates are drawn
+beside it as points with their intervals, so the reader sees what was borrowed.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from pingan_eval import labels
+from pingan_eval.plan import PlanLike, as_plan
 from pingan_eval.report.charts.layout import (
     FLAG_STYLE,
     GRID,
@@ -36,6 +37,7 @@ from pingan_eval.report.charts.layout import (
     tick_room,
     title_room,
 )
+from pingan_eval.summary.official import official_rows
 
 _TARGET_TREND = {"color": "#000000", "linestyle": "-", "linewidth": 0.9}
 _COUNTY_TREND = {"color": "#7F7F7F", "linestyle": (0, (4, 2)), "linewidth": 1.3}
@@ -43,11 +45,21 @@ _DIRECT_POINTS = {"color": "#595959", "markersize": 3.5, "elinewidth": 0.9, "cap
 _LINE = VERDICT_STYLE["met"]["color"]
 
 
-def _rows_of(trend: pd.DataFrame, estimator: str) -> pd.DataFrame:
-    """The rows of one estimator (a trend table without the column is all direct)."""
-    if "estimator" not in trend:
-        return trend if estimator == "direct" else trend.iloc[:0]
-    return trend[trend["estimator"] == estimator]
+def _direct(trend: pd.DataFrame) -> pd.DataFrame:
+    """The direct rows (a trend table without estimators is all direct)."""
+    return trend if "estimator" not in trend else trend[trend["estimator"] == "direct"]
+
+
+def _line_name(rows: pd.DataFrame) -> str:
+    """What the line is: 模型估计, 多月合并估计（近3个月）, ... (its commonest estimator)."""
+    estimator = rows["estimator"].mode().iloc[0]
+    name = labels.zh("estimator", estimator)
+    if estimator == "pooled":
+        pooled = rows[rows["estimator"] == "pooled"]
+        span = [(pd.Period(p, freq="M") - pd.Period(w, freq="M")).n + 1
+                for p, w in zip(pooled["period"], pooled["window_start"], strict=True)]
+        name += f"（近{max(span)}个月）"
+    return name
 
 
 def _month_label(period: str, first: bool) -> str:
@@ -56,7 +68,7 @@ def _month_label(period: str, first: bool) -> str:
 
 
 def trend_plot(trend: pd.DataFrame, area: str, *, county: str | None = None,
-               indicators: Sequence[str] | None = None) -> Figure:
+               indicators: Sequence[str] | None = None, plan: PlanLike = None) -> Figure:
     """Monthly estimates of ``area`` with 95 % interval bands, the county and the target.
 
     Parameters
@@ -70,6 +82,8 @@ def trend_plot(trend: pd.DataFrame, area: str, *, county: str | None = None,
         ``area_level == "county"`` area (none when ``area`` is the county).
     indicators : sequence of str, optional
         Indicator codes, in order; default every one in the table.
+    plan : Plan, path or None
+        Which estimate is each month's official one; ``None`` reads the shipped plan.
 
     Returns
     -------
@@ -90,7 +104,8 @@ def trend_plot(trend: pd.DataFrame, area: str, *, county: str | None = None,
     codes = indicator_order(trend, indicators)
     if not codes:
         raise ValueError("trend_plot: the trend table is empty")
-    direct, model = _rows_of(trend, "direct"), _rows_of(trend, "model")
+    direct = _direct(trend)
+    official = official_rows(trend, as_plan(plan))
     if county is None:
         counties = trend.loc[trend["area_level"] == "county", "area"]
         county = str(counties.iloc[0]) if len(counties) else None
@@ -101,8 +116,9 @@ def trend_plot(trend: pd.DataFrame, area: str, *, county: str | None = None,
     nrows = -(-(len(codes) + 1) // ncols)
     fig, axes = new_figure(nrows, ncols, 4.0 * ncols, 2.7 * nrows + 0.6,
                             sharex=True, sharey=True)
-    modelled = (model["area"] == area).any()
-    line = model if modelled else direct
+    mine = official[official["area"] == area]
+    modelled = "estimator" in mine and bool((mine["estimator"] != "direct").any())
+    line = official
     own = trend[(trend["area"] == area) & (trend["flag"] != "suppress")]
     lo, hi = limits(own["ci_low"], float(trend["target"].min()))
     flat = list(axes.ravel())
@@ -135,11 +151,12 @@ def trend_plot(trend: pd.DataFrame, area: str, *, county: str | None = None,
         ax.tick_params(axis="x", labelbottom=True)
     legend_ax = flat[len(codes)]
     legend_ax.axis("off")
-    handles = _legend(trend, direct, area, county, modelled)
+    name = _line_name(mine) if modelled else ""
+    handles = _legend(direct, area, county, name)
     legend_ax.legend(handles=handles, loc="center", frameon=False, fontsize=10)
     for ax in flat[len(codes) + 1:]:
         ax.axis("off")
-    basis = "线为模型估计，点为本月直接估计" if modelled else "阴影为95%置信区间"
+    basis = f"线为{name}，点为本月直接估计" if modelled else "阴影为95%置信区间"
     top = suptitle(fig, f"{area}：近{len(periods)}个月走势（{basis}）")
     _layout_trend(fig, axes, len(codes), months, margin,
                   top=top + title_room(fig, flat[0]), lo=lo, hi=hi)
@@ -177,11 +194,11 @@ def _direct_points(ax, rows: pd.DataFrame, xs: np.ndarray, lo: float) -> None:
         ax.text(i, lo + 0.01, "×", ha="center", va="bottom", color=FLAG_STYLE["color"])
 
 
-def _legend(trend: pd.DataFrame, direct: pd.DataFrame, area: str, county: str | None,
-            modelled: bool) -> list:
-    if modelled:
-        handles = [Line2D([], [], color=_LINE, linewidth=1.8, label=f"{area}模型估计"),
-                   Patch(color=_LINE, alpha=0.18, label="模型估计95%区间"),
+def _legend(direct: pd.DataFrame, area: str, county: str | None, name: str) -> list:
+    """``name``: what the line is when it is not the direct estimate ("" when it is)."""
+    if name:
+        handles = [Line2D([], [], color=_LINE, linewidth=1.8, label=f"{area}{name}"),
+                   Patch(color=_LINE, alpha=0.18, label="其95%区间"),
                    Line2D([], [], marker="o", linestyle="", color=_DIRECT_POINTS["color"],
                           markersize=3.5, label="本月直接估计及95%置信区间")]
     else:
@@ -192,7 +209,7 @@ def _legend(trend: pd.DataFrame, direct: pd.DataFrame, area: str, county: str | 
         handles.append(Line2D([], [], label=f"{county}（全县）", **_COUNTY_TREND))
     handles.append(Line2D([], [], label="目标", **_TARGET_TREND))
     own = direct[direct["area"] == area]
-    if not modelled and (own["flag"] == "review").any():
+    if not name and (own["flag"] == "review").any():
         handles.append(Line2D([], [], linestyle="", marker="o", markerfacecolor="white",
                               color=_LINE, label=f"空心：{labels.FLAGS['review']}"))
     if (own["flag"] == "suppress").any():
