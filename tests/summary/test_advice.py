@@ -32,3 +32,13 @@ def test_advice_is_the_components_of_the_prepared_months(sample_processed):
     assert all(c == "不可行" or (c.endswith("户") and c[:-1].isdigit()) for c in cells)
     text = report.advice_paragraph(advice)
     assert "93%或97%" in text and f"{advice.households_per_village:.0f}户" in text
+
+
+def test_one_month_of_the_year_gives_no_advice_and_says_why(tmp_path):
+    from pingan_eval.summary import ensure_prepared
+
+    ensure_prepared(paths.SAMPLE_RAW_DIR, tmp_path, periods=["2026-11"])
+    advice = sample_advice("2026-11", raw_dir=paths.SAMPLE_RAW_DIR, processed_dir=tmp_path,
+                           plan=PLAN)
+    assert advice.months == ["2026-11"] and advice.advice.empty
+    assert "不足两个月" in report.advice_paragraph(advice)

@@ -160,10 +160,10 @@ def advice_paragraph(advice) -> str:
     ``advice`` is :func:`pingan_eval.summary.advice.sample_advice`'s result (with no
     advice yet, one sentence saying why).
     """
-    truths = "或".join(f"{t:.0%}" for t in dict.fromkeys(advice.advice["truth"]))
     if advice.advice.empty:
         return ("本年度已调查的月份不足两个月，尚不能估计同一村逐月的波动，"
                 "抽样方案建议从有两个月数据时起提供。")
+    truths = "或".join(f"{t:.0%}" for t in dict.fromkeys(advice.advice["truth"]))
     power = advice.power
     return (f"根据{span_zh(advice.months[0], advice.months[-1])}的调查数据估计村间差异、"
             f"同一村逐月波动和村内差异，下表给出：若某乡镇的真实比率为{truths}，要在一个季度内"
