@@ -215,11 +215,13 @@ def test_rejected_rows_accounting_and_pii(tmp_path: Path):
     rej = pd.read_csv(r.folder / "rejected.csv", dtype=str, keep_default_na=False)
     assert list(rej["source_row"]) == ["3", "7"]
     assert rej.loc[1, "reasons"] == "unknown_village(village); code_not_in_codebook(q_security)"
-    assert rej.loc[0, "age"] == "17" and rej.loc[0, "note"] == "extra"  # original values kept
+    assert rej.loc[0, "age"] == "17"  # original values kept
+    assert "note" not in rej.columns  # an undocumented column never reaches an output
     rep = json.loads((r.folder / "validation.json").read_text(encoding="utf-8"))
     assert rep["counts"] == {"read": 32, "kept": 30, "rejected": 2, "rejected_share": 2 / 32}
     assert rep["rule_counts"]["unknown_village"] == 1
     assert rep["personal_data_columns_dropped"] == ["id_card", "name", "phone"]
+    assert rep["other_columns_dropped"] == ["note"]
     # no personal value reaches any output file (rows 3 and 7, line numbers, are rejected)
     for f in r.folder.iterdir():
         text = f.read_text(encoding="utf-8")

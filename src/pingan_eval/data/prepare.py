@@ -77,14 +77,15 @@ from pingan_eval.data.readers import (
     read_table,
 )
 from pingan_eval.data.validation import (
-    PII_COLUMNS,
     SURVEY_COLUMNS,
+    dropped_columns,
     problem_records,
     rejected_rows,
     report_json,
     report_markdown,
     rule_counts,
     validate_wave,
+    wave_columns,
 )
 from pingan_eval.data.wave_weights import COLLAPSE_SHARE as COLLAPSE_SHARE
 from pingan_eval.data.wave_weights import RAKE_EPSILON as RAKE_EPSILON
@@ -224,9 +225,8 @@ def prepare_period(period: str, raw_dir: str | Path = paths.SAMPLE_RAW_DIR,
         Largest allowed share of rejected rows, in [0, 1].
     trim : float or None
         Trim raked weights above ``trim`` times their township's median
-        (:func:`trim_to_median`,
-        e.g. 3.5); None (default) does not trim. Trimmed weights no longer meet the
-        census margins exactly.
+        (:func:`trim_to_median`, e.g. 3.5); None (default) does not trim. Trimmed weights
+        no longer meet the census margins exactly.
 
     Returns
     -------
@@ -295,7 +295,8 @@ def _read_wave(raw_dir: Path, period: str) -> _Wave:
     census = read_census(inputs["census"], frame["township"].unique())
     codebook = load_codebook(inputs["codebook"])
     fieldwork = read_fieldwork(inputs["fieldwork"], frame)
-    rows = read_table(wave_path, [*SURVEY_COLUMNS, *codebook.columns])
+    # rows a stray quote merged are rejected (validation), the wave is not failed
+    rows = read_table(wave_path, wave_columns(codebook), stray_quotes_fatal=False)
     if rows.empty:
         raise DataError(f"{wave_path}: no data rows")
     return _Wave(inputs=inputs, frame=frame, census=census, codebook=codebook,
@@ -310,7 +311,8 @@ def _validate(wave: _Wave, raw_dir: Path, period: str, max_rejected: float
     problems = validate_wave(rows, file=file, period=period, frame=wave.frame,
                              census=wave.census, fieldwork=wave.fieldwork,
                              codebook=wave.codebook)
-    rejected = rejected_rows(rows, problems)
+    rejected = rejected_rows(rows, problems, allowed=wave_columns(wave.codebook))
+    dropped = dropped_columns(rows.columns, wave_columns(wave.codebook))
     kept = rows.loc[~rows.index.isin(problems["row"])]
     n_read, n_kept, n_rej = len(rows), len(kept), len(rejected)
     assert n_kept + n_rej == n_read  # every row is kept or rejected, never dropped
@@ -319,14 +321,15 @@ def _validate(wave: _Wave, raw_dir: Path, period: str, max_rejected: float
         "status": "ok",
         "survey_file": file,
         "encoding": rows.attrs["encoding"],
-        "row_numbers": "as a spreadsheet shows them: file line number, header = row 1",
+        "row_numbers": "as a spreadsheet shows them: header = row 1, one row per record",
         "counts": {"read": n_read, "kept": n_kept, "rejected": n_rej,
                    "rejected_share": n_rej / n_read},
         "blank_rows": rows.attrs["blank_rows"],
         "max_rejected": max_rejected,
         "rule_counts": rule_counts(problems),
         "problems": problem_records(problems),
-        "personal_data_columns_dropped": sorted(set(PII_COLUMNS) & set(rows.columns)),
+        "personal_data_columns_dropped": dropped["personal"],  # names only, never values
+        "other_columns_dropped": dropped["other"],
         "inputs": {p.relative_to(raw_dir).as_posix(): sha256_file(p)
                    for p in wave.inputs.values()},
     }
@@ -378,22 +381,24 @@ def main_prepare(args: argparse.Namespace) -> int:
     """Run ``pingan-eval prepare``: every requested period, one summary line each.
 
     Returns 0 when every period was prepared, 2 when any failed (the others still run;
-    each failure is printed to stderr).
+    each failure is printed to stderr, and a last line lists the failed periods).
     """
     periods: list[str] = []
     for p in args.period:
         periods += available_periods(args.raw) if p == "all" else [p]
     if not periods:
         raise DataError(f"{Path(args.raw) / 'survey'}: no survey waves found")
-    status = 0
+    failed: list[str] = []
     for period in dict.fromkeys(periods):
         try:
             r = prepare_period(period, args.raw, args.out, max_rejected=args.max_rejected,
                                trim=args.trim)
         except PinganEvalError as exc:
             print(f"pingan-eval prepare: error: {period}: {exc}", file=sys.stderr)
-            status = 2
+            failed.append(period)
             continue
         print(f"{period}: read {r.read}, kept {r.kept}, rejected {r.rejected} "
               f"({r.rejected / r.read:.1%}); Kish deff {r.kish_deff:.2f}; {r.validation_md}")
-    return status
+    if failed:
+        print(f"pingan-eval prepare: failed: {', '.join(failed)}", file=sys.stderr)
+    return 2 if failed else 0

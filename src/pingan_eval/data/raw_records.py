@@ -2,9 +2,13 @@
 
 :func:`csv_records` detects the encoding (:func:`detect_encoding`: UTF-8 with or without
 a byte-order mark, else GB18030, the superset of GBK) and splits the text strictly, so an
-unclosed quote cannot swallow the rest of the file; :func:`xlsx_records` reads the first
-sheet, each cell as the text a user typed (:func:`cell_text`). Both skip blank records
-but keep their row numbers. :func:`pingan_eval.data.readers.read_table` builds the table.
+unclosed quote cannot swallow the rest of the file (the error names the line it opened
+on), and a stray quote that closes rows later cannot merge rows silently: each physical
+line of such a record becomes its own row, reported in the records' stray-quote rows;
+:func:`xlsx_records` reads the first sheet, each cell as the text a user typed
+(:func:`cell_text`), and turns any failure of a damaged sheet into a DataError. Both
+skip blank records but keep their row numbers. :func:`pingan_eval.data.readers.read_table`
+builds the table.
 """
 
 from __future__ import annotations
@@ -13,19 +17,21 @@ import codecs
 import csv
 import datetime as dt
 import io
-import zipfile
 from pathlib import Path
 
 from pingan_eval.errors import DataError
 
 __all__ = ["ENCODINGS", "Records", "cell_text", "csv_records", "detect_encoding",
-           "xlsx_records"]
+           "trim_empty_end", "xlsx_records"]
 
 #: Encodings :func:`detect_encoding` can return, in the order they are tried.
 ENCODINGS = ("utf-8-sig", "utf-8", "gb18030")
 
-#: Header, records, the row number of each record, blank rows after the header, encoding.
-Records = tuple[list[str], list[list[str]], list[int], list[int], str]
+#: Header (trailing empty cells dropped), records, the spreadsheet row of each record, blank
+#: rows after the header, encoding, and the rows a stray quote had merged: row -> (column
+#: where the quote opened, file line where it opened, file line where it closed).
+Records = tuple[list[str], list[list[str]], list[int], list[int], str,
+                dict[int, tuple[str, int, int]]]
 
 
 def detect_encoding(data: bytes) -> str:
@@ -66,38 +72,89 @@ def detect_encoding(data: bytes) -> str:
 
 
 def csv_records(path: Path) -> Records:
-    """Header, records, their start lines, blank lines after the header, the encoding."""
+    """Header, records, their spreadsheet rows, blank rows after the header, the encoding,
+    and the stray-quote rows (see :data:`Records`)."""
     data = path.read_bytes()
     try:
         encoding = detect_encoding(data)
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: unreadable: not UTF-8, GBK or GB18030 text "
                         f"(bad byte at offset {exc.start})") from None
-    text = data.decode(encoding)
+    # physical lines (endings kept, split as csv splits them); records are parsed from these
+    lines = list(io.StringIO(data.decode(encoding), newline=""))
     # strict: an unclosed quote must not swallow the rest of the file into one cell
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    reader = csv.reader(iter(lines), strict=True)
     header: list[str] | None = None
     records: list[list[str]] = []
-    lines: list[int] = []
+    rows: list[int] = []
     blank: list[int] = []
+    quotes: dict[int, tuple[str, int, int]] = {}
+    row = last = 0  # row: the spreadsheet row (one per record); last: the record's last line
     try:
-        last = 0
         for rec in reader:
             start, last = last + 1, reader.line_num
-            if not rec or all(not cell.strip() for cell in rec):
-                if header is not None:  # a blank line still counts in the line numbers
-                    blank.append(start)
+            if header is not None and last > start and _swallows_rows(rec, last - start,
+                                                                      len(header)):
+                # a stray quote: each physical line is its own row, none is trusted
+                column = _column_name(header, next(i for i, c in enumerate(rec)
+                                                   if "\n" in c or "\r" in c))
+                for line in lines[start - 1:last]:
+                    row += 1
+                    cells = next(csv.reader([line], quoting=csv.QUOTE_NONE), [])
+                    if _is_blank(cells):
+                        blank.append(row)
+                        continue
+                    if len(trim_empty_end(cells)) != len(header):
+                        # cells that do not line up with the header could put a column's
+                        # value (a phone number) under another name: keep none of them
+                        cells = [""] * len(header)
+                    records.append(cells)
+                    rows.append(row)
+                    quotes[row] = (column, start, last)
+                continue
+            row += 1
+            if _is_blank(rec):
+                if header is not None:  # a blank line is still a row of the spreadsheet
+                    blank.append(row)
                 continue
             if header is None:
-                header = rec
+                header = trim_empty_end(rec)
             else:
                 records.append(rec)
-                lines.append(start)
+                rows.append(row)
     except csv.Error as exc:
-        raise DataError(f"{path}: unreadable CSV near line {reader.line_num}: {exc}") from None
+        raise DataError(f"{path}: unreadable CSV near line {reader.line_num}: {exc} (a quote "
+                        f"opened on line {last + 1} is not closed as CSV requires)") from None
     if header is None:
         raise DataError(f"{path}: unreadable: the file is empty (no header row)")
-    return header, records, lines, blank, encoding
+    return header, records, rows, blank, encoding, quotes
+
+
+def _is_blank(cells: list[str]) -> bool:
+    return all(not cell.strip() for cell in cells)
+
+
+def trim_empty_end(cells: list[str]) -> list[str]:
+    """``cells`` without the empty (or blank-text) cells at its end: Excel's formatting."""
+    end = len(cells)
+    while end and not cells[end - 1].strip():
+        end -= 1
+    return cells[:end]
+
+
+def _column_name(header: list[str], index: int) -> str:
+    return header[index].strip() if index < len(header) else "_extra_cells"
+
+
+def _swallows_rows(rec: list[str], breaks: int, width: int) -> bool:
+    """Whether a record spanning ``breaks + 1`` lines is rows merged by a stray quote.
+
+    A cell typed with Alt+Enter holds a line break or two; a quote left open holds whole
+    rows: their commas and line breaks together reach the header's width, or the merged
+    record has more non-empty cells than the header.
+    """
+    inside = sum(cell.count(",") for cell in rec)  # commas occur only inside quoted cells
+    return len(trim_empty_end(rec)) > width or inside + breaks >= width
 
 
 def cell_text(value: object) -> str:
@@ -116,19 +173,29 @@ def cell_text(value: object) -> str:
 
 
 def xlsx_records(path: Path) -> Records:
-    """Header, records, their sheet rows and blank rows after the header (first sheet)."""
+    """Header, records, their sheet rows and blank rows after the header (first sheet).
+
+    A workbook whose zip is intact but whose content is damaged (a truncated or corrupt
+    sheet, a cell openpyxl cannot parse) is unreadable: a DataError naming the file.
+    """
     from openpyxl import load_workbook
 
     try:
         wb = load_workbook(path, read_only=True, data_only=True)
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+    except Exception as exc:  # not a zip, or a damaged workbook.xml, styles, ...
         raise DataError(f"{path}: unreadable XLSX workbook: {exc}") from None
+    header: list[str] | None = None
+    records: list[list[str]] = []
+    lines: list[int] = []
+    blank: list[int] = []
+    rownum = 0
     try:
+        if not wb.worksheets:
+            raise DataError(f"{path}: unreadable XLSX workbook: it has no worksheet")
         ws = wb.worksheets[0]
-        header: list[str] | None = None
-        records: list[list[str]] = []
-        lines: list[int] = []
-        blank: list[int] = []
+        # the stored dimension counts formatted cells (a whole formatted column reaches
+        # XFD): rows padded to it are slow; unpadded, each row ends at its last cell
+        ws.reset_dimensions()
         for rownum, values in enumerate(ws.iter_rows(values_only=True), start=1):
             rec = [cell_text(v) for v in values]
             if all(not cell.strip() for cell in rec):
@@ -140,8 +207,15 @@ def xlsx_records(path: Path) -> Records:
             else:
                 records.append(rec)
                 lines.append(rownum)
+    except DataError:
+        raise
+    except Exception as exc:  # any parser failure on a damaged sheet
+        # the sheet XML is parsed lazily while rows are read: truncated XML, a bad CRC,
+        # a value openpyxl cannot convert all surface here, as many exception types
+        raise DataError(f"{path}: unreadable XLSX workbook: the first sheet is damaged near "
+                        f"row {rownum + 1} ({type(exc).__name__}: {exc})") from None
     finally:
         wb.close()
     if header is None:
         raise DataError(f"{path}: unreadable: the first sheet is empty (no header row)")
-    return header, records, lines, blank, "xlsx"
+    return header, records, lines, blank, "xlsx", {}

@@ -3,7 +3,8 @@
 Every cell is read as a stripped string ("" for an empty cell) so that validation sees
 exactly what the field team typed, and the rejected-rows file can give it back. The
 index of a returned table is ``source_row``: the row as a spreadsheet user sees it
-(the file's line number, header = line 1; in XLSX, the sheet's row number).
+(header = row 1, one row per CSV record, a blank line included, so a cell with a line
+break does not shift the rows after it; in XLSX, the sheet's row number).
 
 Encoding detection needs no user input: a UTF-8 byte-order mark means UTF-8 with BOM;
 otherwise text that decodes as strict UTF-8 is UTF-8 (GBK-encoded Chinese is almost
@@ -22,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from pingan_eval.data.raw_records import ENCODINGS as ENCODINGS
-from pingan_eval.data.raw_records import csv_records, xlsx_records
+from pingan_eval.data.raw_records import csv_records, trim_empty_end, xlsx_records
 from pingan_eval.data.raw_records import detect_encoding as detect_encoding
 from pingan_eval.errors import DataError
 
@@ -30,7 +31,8 @@ from pingan_eval.errors import DataError
 ROW = "source_row"
 
 
-def read_table(path: str | os.PathLike, required: Iterable[str] = ()) -> pd.DataFrame:
+def read_table(path: str | os.PathLike, required: Iterable[str] = (), *,
+               stray_quotes_fatal: bool = True) -> pd.DataFrame:
     """Read a CSV or XLSX table as stripped text, indexed by spreadsheet row number.
 
     Parameters
@@ -40,23 +42,34 @@ def read_table(path: str | os.PathLike, required: Iterable[str] = ()) -> pd.Data
         workbook (first sheet).
     required : iterable of str
         Columns that must be present; a missing one is fatal.
+    stray_quotes_fatal : bool
+        Whether rows a stray CSV quote had merged are fatal (default: reference tables)
+        or returned one per physical line and listed in ``attrs["stray_quotes"]`` (a
+        survey wave, whose validation rejects them).
 
     Returns
     -------
     pandas.DataFrame
         One row per non-blank record, every column a string (``""`` where empty), in file
         order. The index, named ``source_row``, is the row a spreadsheet user sees
-        (header = 1). Trailing empty header cells are dropped. A record with more cells
-        than the header keeps the surplus in the ``_extra_cells`` column (joined by
-        ``,``); it is empty for well-formed rows and only present when some row needs it.
-        ``df.attrs`` holds ``source`` (the path), ``encoding`` and ``blank_rows`` (row
-        numbers of empty rows between data rows: skipped, they hold no respondent).
+        (header = 1; a cell with a line break is still one row). Empty cells right of the
+        header (Excel's ``,,`` and formatted cells) and empty columns (no header, no
+        value) are not data and are dropped. A record
+        with a non-empty cell beyond the header keeps the surplus, up to its last non-empty
+        cell, in the ``_extra_cells`` column (joined by ``,``); it is empty for
+        well-formed rows and only present when some row needs it. ``df.attrs`` holds
+        ``source`` (the path), ``encoding``, ``blank_rows`` (row numbers of empty rows
+        between data rows: skipped, they hold no respondent) and ``stray_quotes`` (row ->
+        (column, line opened, line closed) of the rows a stray quote had merged, each
+        now its own row).
 
     Raises
     ------
     DataError
-        If the file is missing or unreadable, a column name repeats, or a required
-        column is missing; the message names the file (and the column).
+        If the file is missing or unreadable (a damaged workbook, a quote never closed), a
+        column name repeats, a column holds data under an empty header cell, a required
+        column is missing, or (``stray_quotes_fatal``) a stray quote merged rows; the
+        message names the file (and the line and column).
 
     Examples
     --------
@@ -72,33 +85,47 @@ def read_table(path: str | os.PathLike, required: Iterable[str] = ()) -> pd.Data
         raise DataError(f"{path}: file not found")
     try:
         if path.suffix.lower() == ".xlsx":
-            header, records, lines, blank, encoding = xlsx_records(path)
+            header, records, lines, blank, encoding, quotes = xlsx_records(path)
         else:
-            header, records, lines, blank, encoding = csv_records(path)
+            header, records, lines, blank, encoding, quotes = csv_records(path)
     except OSError as exc:
         raise DataError(f"{path}: unreadable: {exc.strerror or exc}") from None
     header = [h.strip() for h in header]
     while header and not header[-1]:
         header.pop()
     seen: set[str] = set()
-    for name in header:
-        if name in seen or not name:
-            what = f"column {name!r} appears twice" if name else "a header cell is empty"
-            raise DataError(f"{path}: unreadable header: {what}")
+    for i, name in enumerate(header):
+        if not name:  # an empty column (no header, no data) is formatting, like ",," is
+            row = next((r for r, rec in zip(lines, records, strict=True)
+                        if i < len(rec) and rec[i].strip()), None)
+            if row is not None:
+                raise DataError(f"{path}: unreadable header: a header cell is empty (column "
+                                f"{i + 1} holds data on row {row})")
+        elif name in seen:
+            raise DataError(f"{path}: unreadable header: column {name!r} appears twice")
         seen.add(name)
     missing = [c for c in required if c not in seen]
     if missing:
         cols = ", ".join(missing)
         raise DataError(f"{path}: missing required column{'s' if len(missing) > 1 else ''} {cols}")
+    if quotes and stray_quotes_fatal:
+        row, (column, opened, closed) = next(iter(quotes.items()))
+        raise DataError(f"{path}: line {opened}, column {column}: a quote opened here closes "
+                        f"on line {closed}, merging rows {row}-{row + closed - opened} into one; "
+                        "close or remove the quote")
     width = len(header)
-    rows = [[c.strip() for c in rec[:width]] + [""] * (width - len(rec)) for rec in records]
-    df = pd.DataFrame(rows, columns=header, index=pd.Index(lines, name=ROW), dtype=object)
-    extra = [",".join(rec[width:]) if len(rec) > width else "" for rec in records]
+    cols = [i for i, name in enumerate(header) if name]
+    rows = [[rec[i].strip() if i < len(rec) else "" for i in cols] for rec in records]
+    df = pd.DataFrame(rows, columns=[header[i] for i in cols],
+                      index=pd.Index(lines, name=ROW), dtype=object)
+    # empty cells right of the header are formatting, not data: only a non-empty one counts
+    extra = [",".join(trim_empty_end(rec[width:])) for rec in records]
     if any(extra):
         df["_extra_cells"] = extra
     # blank rows between data rows are reported; trailing ones (formatting) are not
     blank_rows = [b for b in blank if lines and b < lines[-1]]
-    df.attrs.update(source=str(path), encoding=encoding, blank_rows=blank_rows)
+    df.attrs.update(source=str(path), encoding=encoding, blank_rows=blank_rows,
+                    stray_quotes=quotes)
     return df
 
 

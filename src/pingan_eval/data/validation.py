@@ -2,8 +2,8 @@
 
 Every rule runs on every row, so a row with three faults gets three problem records and
 the report lists every problem, not only the first. A problem is ``(file, row, column,
-value, rule)``: ``row`` is the row as a spreadsheet user sees it (the file's line number,
-header = line 1; in XLSX the sheet's row number), ``value`` the text as typed.
+value, rule)``: ``row`` is the row as a spreadsheet user sees it (one per CSV record,
+header = row 1; in XLSX the sheet's row number), ``value`` the text as typed.
 
 A row with at least one problem is rejected: it goes to ``rejected.csv`` with its
 original values and its reasons, and never into the estimates.
@@ -19,20 +19,28 @@ import numpy as np
 import pandas as pd
 
 from pingan_eval.data.codebook import Codebook
+from pingan_eval.data.personal import PII_COLUMNS as PII_COLUMNS
+from pingan_eval.data.personal import dropped_columns
+from pingan_eval.data.personal import is_personal_column as is_personal_column
 from pingan_eval.data.readers import ROW
 
 #: Columns every wave needs besides the codebook's question columns.
 SURVEY_COLUMNS = ("respondent_id", "township", "village", "household_id", "interview_date",
                   "sex", "age", "ethnicity", "household_adults")
 
-#: Personal-data columns: never copied to processed data, reports or ``rejected.csv``.
-PII_COLUMNS = ("name", "phone", "id_card", "姓名", "电话", "手机", "手机号", "身份证", "身份证号")
+def wave_columns(codebook: Codebook) -> tuple[str, ...]:
+    """The documented columns of a wave (:data:`SURVEY_COLUMNS` and the codebook's
+    questions): the only ones that may reach ``rejected.csv`` or any other output."""
+    return (*SURVEY_COLUMNS, *codebook.columns)
+
 
 #: Oldest plausible respondent age; older entries are treated as typing errors.
 MAX_AGE = 110
 
 #: Rule name -> (English, Chinese) description, in the order rules are checked.
 RULES: dict[str, tuple[str, str]] = {
+    "unbalanced_quote": ("a stray CSV quote merged this row with others (value: where it "
+                         "opens and closes)", "多余的引号使本行与其他行合并（值：引号起止行）"),
     "too_many_cells": ("row has more cells than the header", "该行单元格多于表头"),
     "missing_required": ("required field is blank", "必填项为空"),
     "duplicate_respondent_id": ("respondent_id already used on an earlier row",
@@ -125,6 +133,10 @@ def validate_wave(
                                        "value": shown[mask].astype(str).to_numpy(),
                                        "rule": rule}))
 
+    for row, (column, opened, closed) in wave.attrs.get("stray_quotes", {}).items():
+        found.append(pd.DataFrame({"row": [row], "column": column, "rule": "unbalanced_quote",
+                                   "value": f"quote opened on line {opened}, closes on line "
+                                            f"{closed}"}))
     if "_extra_cells" in wave:
         cells = wave["_extra_cells"].str.count(",") + 1
         add(wave["_extra_cells"] != "", "_extra_cells", "too_many_cells",
@@ -190,7 +202,8 @@ def validate_wave(
     return out.drop(columns="_r").reset_index(drop=True).astype({"row": "int64"})
 
 
-def rejected_rows(wave: pd.DataFrame, problems: pd.DataFrame) -> pd.DataFrame:
+def rejected_rows(wave: pd.DataFrame, problems: pd.DataFrame, *,
+                  allowed: Iterable[str]) -> pd.DataFrame:
     """The rejected rows of a wave with their original values and reasons, PII removed.
 
     Parameters
@@ -199,27 +212,32 @@ def rejected_rows(wave: pd.DataFrame, problems: pd.DataFrame) -> pd.DataFrame:
         The wave as read (text cells, index ``source_row``).
     problems : pandas.DataFrame
         From :func:`validate_wave`.
+    allowed : iterable of str
+        The columns that may be written (:func:`wave_columns`): any other column, and
+        any that :func:`is_personal_column`, never is (nor are surplus cells).
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``source_row``, then the wave's own columns in file order except
-        :data:`PII_COLUMNS` (all text, as typed), then ``reasons``
-        (``"rule(column); ..."``), one row per rejected row in file order.
+        Columns ``source_row``, then the wave's allowed columns in file order (all text,
+        as typed), then ``reasons`` (``"rule(column); ..."``), one row per rejected row in
+        file order.
 
     Examples
     --------
-    >>> w = pd.DataFrame({"age": ["17", "30"], "phone": ["139", "138"]},
+    >>> w = pd.DataFrame({"age": ["17", "30"], "phone": ["139", "138"], "note": ["a", "b"]},
     ...                  index=pd.Index([2, 3], name="source_row"))
     >>> p = pd.DataFrame({"file": ["s.csv"], "row": [2], "column": ["age"], "value": ["17"],
     ...                   "rule": ["age_under_18"]})
-    >>> rejected_rows(w, p)
+    >>> rejected_rows(w, p, allowed=["age", "sex"])
        source_row age            reasons
     0           2  17  age_under_18(age)
     """
     reasons = (problems["rule"] + "(" + problems["column"] + ")").groupby(problems["row"]).agg(
         "; ".join)
-    keep = [c for c in wave.columns if c not in PII_COLUMNS]
+    drop = dropped_columns(wave.columns, allowed)
+    skip = {*drop["personal"], *drop["other"], "_extra_cells"}
+    keep = [c for c in wave.columns if c not in skip]
     out = wave.loc[wave.index.isin(reasons.index), keep].copy()
     out["reasons"] = reasons.reindex(out.index).to_numpy()
     return out.reset_index().rename(columns={"index": ROW})
@@ -282,6 +300,7 @@ def report_markdown(report: Mapping[str, Any], max_problems: int = 200) -> str:
         "- 个人信息 Personal data: 姓名、电话、身份证号等列不写入处理后数据、剔除文件和报告; "
         "columns " + ", ".join(f"`{p}`" for p in PII_COLUMNS[:3]) + " and their Chinese "
         "variants are dropped everywhere (rejected.csv keeps `source_row` to find the raw row).",
+        *_dropped_line(report),
         "",
         "## 各规则问题数 Problems per rule",
         "",
@@ -324,6 +343,15 @@ def report_markdown(report: Mapping[str, Any], max_problems: int = 200) -> str:
     lines += ["", "## 输入文件 Input files (SHA-256)", ""]
     lines += [f"- `{name}`: `{digest}`" for name, digest in report["inputs"].items()]
     return "\n".join(lines) + "\n"
+
+
+def _dropped_line(report: Mapping[str, Any]) -> list[str]:
+    names = [*report.get("personal_data_columns_dropped", []),
+             *report.get("other_columns_dropped", [])]
+    if not names:
+        return []
+    return ["- 未输出的列 Columns dropped from every output (names only): "
+            + ", ".join(f"`{_md_escape(n)}`" for n in names)]
 
 
 def report_json(report: Mapping[str, Any]) -> str:
