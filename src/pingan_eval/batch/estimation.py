@@ -77,7 +77,8 @@ def estimate_period(options: BatchOptions) -> SharedEstimates:
     trend_periods = trailing_periods(period, prepared_periods(raw_dir, processed_dir))
     trends = trend_summary(trend_periods, raw_dir=raw_dir, processed_dir=processed_dir,
                            plan=plan_obj)
-    groups = report_breakdowns(load_design(period, processed_dir), table, plan_obj)
+    design = load_design(period, processed_dir, lonely_psu=plan_obj.estimation.lonely_psu)
+    groups = report_breakdowns(design, table, plan_obj)
     return SharedEstimates(registers=registers, table=table, trends=trends, breakdowns=groups,
                            trend_periods=trend_periods, seconds=time.perf_counter() - t_est)
 

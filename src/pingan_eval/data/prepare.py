@@ -95,6 +95,7 @@ from pingan_eval.data.wave_weights import (
     design_weights,
     fieldwork_notes,
     rake_to_census,
+    thin_township_notes,
     trim_to_median,
     weighting_summary,
 )
@@ -349,7 +350,7 @@ def _weighted(kept: pd.DataFrame, wave: _Wave, trim: float | None
     df = df.sort_values(["township", "village", "respondent_id"], kind="stable")
     df = df[list(RESPONDENT_COLUMNS)].reset_index(drop=True)
     summary = weighting_summary(df, rake, trim)
-    notes = merged + fieldwork_notes(df, wave.fieldwork)
+    notes = merged + fieldwork_notes(df, wave.fieldwork) + thin_township_notes(df)
     if not rake["converged"]:
         notes.append(f"raking did not converge in {RAKE_MAX_ITER} iterations")
     return df, margins, summary, notes
@@ -399,6 +400,9 @@ def main_prepare(args: argparse.Namespace) -> int:
             continue
         print(f"{period}: read {r.read}, kept {r.kept}, rejected {r.rejected} "
               f"({r.rejected / r.read:.1%}); Kish deff {r.kish_deff:.2f}; {r.validation_md}")
+        for note in r.report.get("notes", []):
+            if "lonely PSU" in note:
+                print(f"pingan-eval prepare: warning: {period}: {note}", file=sys.stderr)
     if failed:
         print(f"pingan-eval prepare: failed: {', '.join(failed)}", file=sys.stderr)
     return 2 if failed else 0

@@ -63,7 +63,8 @@ def load_respondents(period: str, processed_dir: str | Path = paths.PROCESSED_DI
     return df[list(RESPONDENT_COLUMNS)]
 
 
-def load_design(period: str, processed_dir: str | Path = paths.PROCESSED_DIR) -> Any:
+def load_design(period: str, processed_dir: str | Path = paths.PROCESSED_DIR, *,
+                lonely_psu: str = "adjust") -> Any:
     """The calibrated survey design of a prepared period.
 
     Re-rakes ``nr_weight`` to the stored ``margins.csv`` (so variances account for the
@@ -73,7 +74,9 @@ def load_design(period: str, processed_dir: str | Path = paths.PROCESSED_DIR) ->
     Returns
     -------
     SurveyDesign
-        ``strata="township", psu="village"``, raked weights, over
+        ``strata="township", psu="village"``, ``lonely_psu`` (default ``"adjust"``, as
+        the shipped plan's ``[estimation] lonely_psu``: a township with respondents in
+        one village only does not stop the county), raked weights, over
         :func:`load_respondents`.
 
     Raises
@@ -90,7 +93,8 @@ def load_design(period: str, processed_dir: str | Path = paths.PROCESSED_DIR) ->
     report = json.loads(_processed(period, processed_dir, "validation.json").read_text(
         encoding="utf-8"))
     w = report["weighting"]
-    d = SurveyDesign(df, strata="township", psu="village", weights="nr_weight")
+    d = SurveyDesign(df, strata="township", psu="village", weights="nr_weight",
+                     lonely_psu=lonely_psu)
     d = d.rake(rake_margins(margins), epsilon=w["rake_epsilon"], max_iter=w["rake_max_iter"])
     if w["trim"] is not None:
         d = d._evolve(weights=trim_to_median(np.asarray(d.weights), df["township"], w["trim"]))

@@ -22,6 +22,7 @@ from pingan_eval.survey import calibration, weighting
 
 __all__ = ["COLLAPSE_SHARE", "RAKE_EPSILON", "RAKE_MAX_ITER", "collapse_empty_levels",
            "design_weights", "fieldwork_notes", "rake_margins", "rake_to_census",
+           "thin_township_notes",
            "trim_to_median", "weighting_summary"]
 
 #: Raking settings (R ``rake`` defaults); stored in validation.json for
@@ -189,3 +190,16 @@ def fieldwork_notes(df: pd.DataFrame, fieldwork: pd.DataFrame) -> list[str]:
                          f"respondents {n}; the non-response adjustment uses {n}"
                          + (" (village carries no weight)" if n == 0 else ""))
     return notes
+
+
+def thin_township_notes(df: pd.DataFrame) -> list[str]:
+    """A note per township with respondents in fewer than two villages this month.
+
+    Its variance has no second village to compare with (a lonely PSU): the design treats
+    it by the plan's ``[estimation] lonely_psu`` rule, and its direct estimate has no
+    degrees of freedom, so its month decides nothing on its own.
+    """
+    villages = df.groupby("township")["village"].nunique()
+    return [f"{town}: respondents in only {n} village this month; its direct estimate has "
+            "no degrees of freedom (lonely PSU, see the plan's [estimation] lonely_psu)"
+            for town, n in villages.items() if n < 2]

@@ -47,6 +47,7 @@ from pingan_eval.plan.schema import (
     ESTIMATORS,
     INDICATORS,
     LEVELS,
+    LONELY_PSU,
     NAMING_LEVELS,
     POOLED_WINDOWS,
     STRUCTURAL_KINDS,
@@ -199,10 +200,11 @@ class _Builder:
         where = "[estimation]"
         if not isinstance(table, dict):
             raise self.fail(where, "must be a table")
-        extra = set(table) - {"pooled_windows", "official"}
+        extra = set(table) - {"pooled_windows", "official", "lonely_psu"}
         if extra:
             raise self.fail(where, f"unknown key(s) {sorted(extra)}; "
-                            "allowed: official, pooled_windows")
+                            "allowed: lonely_psu, official, pooled_windows")
+        lonely = self.choice(table, "lonely_psu", where, LONELY_PSU, Estimation().lonely_psu)
         windows = table.get("pooled_windows", list(Estimation().pooled_windows))
         if (not isinstance(windows, list)
                 or not all(isinstance(w, str) and w in POOLED_WINDOWS for w in windows)
@@ -213,7 +215,8 @@ class _Builder:
         official.update(self.official(table.get("official", {}), f"{where} official"))
         if "pooled" in official.values() and not windows:
             raise self.fail(where, "an official 'pooled' estimator needs pooled_windows")
-        return Estimation(official=tuple(official.items()), pooled_windows=tuple(windows))
+        return Estimation(official=tuple(official.items()), pooled_windows=tuple(windows),
+                          lonely_psu=lonely)
 
     def official(self, table: Any, where: str) -> dict[str, str]:
         """A table level -> estimator (``county = "direct"``, ``township = "model"``)."""

@@ -79,6 +79,9 @@ LEVELS = ("county", "township", "village")
 #: pooled over a window, the township-by-month model.
 ESTIMATORS = ("direct", "pooled", "model")
 
+#: Lonely-PSU rules a plan may declare (:class:`Estimation`).
+LONELY_PSU = ("adjust", "remove", "fail")
+
 #: Pooling windows a plan may declare (:func:`pingan_eval.survey.pooling.window_periods`).
 POOLED_WINDOWS = ("rolling3", "quarter", "ytd", "rolling12")
 
@@ -153,10 +156,17 @@ class Estimation:
     pooled_windows : tuple of str
         The pooling windows the summary reports (:data:`POOLED_WINDOWS`), in order; an
         official ``pooled`` verdict uses the first.
+    lonely_psu : str
+        What the variance does with a township whose respondents are in one village
+        (:data:`LONELY_PSU`, as R's ``options(survey.lonely.psu=...)``): ``"adjust"``
+        (default: that village's deviation from the county mean counts as its variance,
+        so the county and the other townships are estimated as usual), ``"remove"``
+        (it adds no variance) or ``"fail"`` (stop).
     """
 
     official: tuple[tuple[str, str], ...] = DEFAULT_OFFICIAL
     pooled_windows: tuple[str, ...] = ("rolling3", "ytd")
+    lonely_psu: str = "adjust"
 
 
 @dataclass(frozen=True)

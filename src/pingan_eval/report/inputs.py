@@ -155,7 +155,8 @@ def area_breakdowns(area: str, inputs: ReportInputs, *,
     from pingan_eval.data.prepare import load_design
     from pingan_eval.summary.villages import report_breakdowns
 
-    design = load_design(inputs.period, inputs.processed_dir)
+    design = load_design(inputs.period, inputs.processed_dir,
+                         lonely_psu=inputs.plan.estimation.lonely_psu)
     if area == inputs.plan.county or "village" not in by:
         return breakdowns(design, area, plan=inputs.plan, by=by)
     groups = report_breakdowns(design, inputs.summary, inputs.plan)

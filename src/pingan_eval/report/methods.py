@@ -14,7 +14,17 @@ import numpy as np
 import pandas as pd
 
 from pingan_eval import paths
+from pingan_eval.plan import PlanLike, as_plan
 from pingan_eval.report.formatting import DASH, area_rows, fmt_pct, period_zh
+
+#: The plan's lonely-PSU rule, for the reader.
+_LONELY = {
+    "adjust": "方差以全县均值为中心计算该村的贡献（R survey包 lonely.psu = \"adjust\"）："
+              "全县和其他乡镇照常估计；该乡镇当月的直接估计没有自由度，不下结论，也不进入模型估计",
+    "remove": "该村不贡献方差（R survey包 lonely.psu = \"remove\"）；该乡镇当月的直接估计"
+              "没有自由度，不下结论",
+    "fail": "停止估计（计划规定 lonely_psu = \"fail\"）",
+}
 
 _PACKAGES = ("pingan-eval", "numpy", "pandas", "scipy", "matplotlib", "papermill",
              "nbconvert")
@@ -22,7 +32,8 @@ _PACKAGES = ("pingan-eval", "numpy", "pandas", "scipy", "matplotlib", "papermill
 
 def methods_table(summary: pd.DataFrame, area: str, *,
                   raw_dir: str | os.PathLike = paths.SAMPLE_RAW_DIR,
-                  processed_dir: str | os.PathLike = paths.PROCESSED_DIR) -> pd.DataFrame:
+                  processed_dir: str | os.PathLike = paths.PROCESSED_DIR,
+                  plan: PlanLike = None) -> pd.DataFrame:
     """How the survey numbers of ``area`` were made: sample, response, design effect, weights.
 
     Parameters
@@ -34,6 +45,8 @@ def methods_table(summary: pd.DataFrame, area: str, *,
     raw_dir, processed_dir : path
         Dataset folder (fieldwork counts) and processed folder (respondents,
         ``validation.json``).
+    plan : Plan, path or None
+        Its lonely-PSU rule is stated; ``None`` reads the shipped plan.
 
     Returns
     -------
@@ -89,6 +102,7 @@ def methods_table(summary: pd.DataFrame, area: str, *,
                              "输入各月直接估计及同一村各月之间的抽样相关；某月的估计只用该月及"
                              "此前的数据，已发布的结果不因后续数据改变；均方误差计入方差分量"
                              "估计的不确定性；某乡镇水平明显偏离模型时单独估计其水平"),
+        ("只有一个村有应答的乡镇", _LONELY[as_plan(plan).estimation.lonely_psu]),
         ("判定规则", "95%置信区间下限≥目标为达标；上限<目标为未达标；区间包含目标为尚无定论；"
                      "各级结论所依据的估计见报告首表“估计依据”"),
         ("可靠性规则", "按美国国家卫生统计中心（NCHS）比例数据呈现标准：有效样本量过小或"

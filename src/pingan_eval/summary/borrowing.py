@@ -80,7 +80,7 @@ def month_panel(periods: Sequence[str], processed_dir: str | os.PathLike,
 
     respondents, direct = {}, []
     for period in sorted(set(periods)):
-        design = load_design(period, processed_dir)
+        design = load_design(period, processed_dir, lonely_psu=plan.estimation.lonely_psu)
         respondents[period] = load_respondents(period, processed_dir)
         for target in plan.survey:
             est = design.proportion(target.code, by="township")
@@ -99,9 +99,10 @@ def model_rows(panel: MonthPanel, plan: Plan, periods: Sequence[str], *,
     -------
     pandas.DataFrame
         ``period, area, indicator, estimate, se, ci_low, ci_high, df, n, deff,
-        shrinkage, break_period``: ``se`` is the root MSE on the rate scale (variance
-        components' uncertainty included), ``df`` infinite (normal intervals), ``n`` the
-        month's respondents, ``deff`` NaN.
+        shrinkage, break_period`` for every township-month with a direct estimate of
+        positive df (one sampled village gives none): ``se`` is the root MSE on the
+        rate scale (variance components' uncertainty included), ``df`` infinite
+        (normal intervals), ``n`` the month's respondents, ``deff`` NaN.
     """
     from pingan_eval.survey.month_correlation import lag_correlation
     from pingan_eval.survey.pooling import month_covariance
@@ -117,10 +118,12 @@ def model_rows(panel: MonthPanel, plan: Plan, periods: Sequence[str], *,
         direct = panel.direct[panel.direct["period"].isin(months)]
         cov = month_covariance({m: panel.respondents[m] for m in months}, codes,
                                strata="township", psu="village", weights="weight",
-                               by="township")
+                               by="township", lonely_psu=plan.estimation.lonely_psu)
         for code in codes:
             table = direct[direct["indicator"] == code]
-            table = table[np.isfinite(table["estimate"])]
+            # a township-month with respondents in one village has no design variance of
+            # its own: it is left out (the model gives it no row) rather than stop the fit
+            table = table[np.isfinite(table["estimate"]) & (table["df"] > 0)]
             table = smooth_deff(table, area="township", period="period")
             corr = lag_correlation(cov.loc[cov["variable"] == code,
                                            ["township", "period_a", "period_b", "corr"]])
@@ -162,8 +165,11 @@ def pooled_rows(panel: MonthPanel, plan: Plan, period: str, *,
         if len(months) < 2:
             continue
         data = {m: panel.respondents[m] for m in months}
-        towns = pooled_estimates(data, codes, by="township", method="logit", level=level)
-        county = pooled_estimates(data, codes, by=None, method="logit", level=level)
+        lonely = plan.estimation.lonely_psu
+        towns = pooled_estimates(data, codes, by="township", method="logit", level=level,
+                                 lonely_psu=lonely)
+        county = pooled_estimates(data, codes, by=None, method="logit", level=level,
+                                  lonely_psu=lonely)
         both = pd.concat([
             county.assign(area=plan.county, area_level="county"),
             towns.rename(columns={"township": "area"}).assign(area_level="township")],

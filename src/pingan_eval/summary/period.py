@@ -265,7 +265,7 @@ def _survey_rows(period: str, processed_dir: str | os.PathLike, plan: Plan) -> p
     from pingan_eval.survey.reliability import reliability
     from pingan_eval.survey.targets import evaluate
 
-    design = load_design(period, processed_dir)
+    design = load_design(period, processed_dir, lonely_psu=plan.estimation.lonely_psu)
     frames = []
     for target in plan.survey:
         county = design.proportion(target.code).assign(area=plan.county, area_level="county")
