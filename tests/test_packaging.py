@@ -70,3 +70,65 @@ def test_public_names_resolve_and_stay_cheap_to_import():
         "assert not missing, missing\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# Absolute paths of one machine: a POSIX home or work folder, or a Windows drive.
+_MACHINE_PATH = re.compile(r"(?<![\w.])(?:/work/|/home/|/Users/|/mnt/|[A-Za-z]:\\\\)")
+
+
+def test_nothing_refers_to_a_path_on_one_machine():
+    """The package, the notebooks and the docs name files by paths inside the repository,
+    never by a folder of the machine they were written on."""
+    root = paths.PROJ_ROOT
+    files = [root / "README.md", root / "pyproject.toml", root / "Makefile",
+             root / "environment.yml", *(root / "notebooks").glob("*.ipynb"),
+             *(p for folder in ("src", "benchmarks", "tools") for p in (root / folder).rglob("*")
+               if p.is_file() and p.suffix in {".py", ".toml", ".txt", ".md", ".cfg", ".sh"})]
+    hits = [f"{p.relative_to(root)}:{n}: {line.strip()}"
+            for p in files for n, line in enumerate(
+                p.read_text(encoding="utf-8", errors="replace").splitlines(), 1)
+            if _MACHINE_PATH.search(line)]
+    assert not hits, "\n".join(hits)
+
+
+def _plan_source() -> str:
+    text = (paths.PLANS_DIR / "qinghe.toml").read_text(encoding="utf-8")
+    match = re.search(r"Source: (\S+?)[,.]?\s", text)
+    assert match, "the shipped plan names no source text"
+    return match.group(1)
+
+
+def test_the_plan_source_text_is_in_the_package():
+    source = _plan_source()
+    assert not source.startswith(("/", "\\")) and ":" not in source, source
+    text = (paths.PLANS_DIR / source).read_text(encoding="utf-8")
+    assert "青河县争创自治区优秀平安县实施方案" in text[:200]
+
+
+def test_wheel_ships_the_plans_their_source_text_and_the_fonts(tmp_path):
+    """The wheel carries every data file the package reads: the plans, the plan's source
+    text beside them, the report font. (Builds with pip; skipped where it cannot.)"""
+    import shutil
+    import zipfile
+
+    # a copy, so that setuptools' build/ and egg-info stay out of the work tree
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy2(paths.PROJ_ROOT / name, tree / name)
+    shutil.copytree(paths.PROJ_ROOT / "src", tree / "src", ignore=shutil.ignore_patterns(
+        "__pycache__", "*.egg-info"))
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(tree), "--no-deps", "-q",
+         "-w", str(tmp_path / "dist")], capture_output=True, text=True, timeout=300)
+    wheels = list((tmp_path / "dist").glob("*.whl"))
+    if build.returncode != 0 or not wheels:
+        pytest.skip(f"pip could not build the wheel here: {build.stderr.strip()[-300:]}")
+    names = set(zipfile.ZipFile(wheels[0]).namelist())
+    shipped = {f"pingan_eval/{p.relative_to(paths.PACKAGE_DIR).as_posix()}"
+               for p in (paths.PLANS_DIR.iterdir())
+               if p.is_file() and not p.name.endswith(".py")}
+    assert f"pingan_eval/plan/plans/{_plan_source()}" in shipped
+    assert shipped <= names, sorted(shipped - names)
+    assert any(n.startswith("pingan_eval/report/assets/fonts/") and n.endswith(".ttf")
+               for n in names)

@@ -13,6 +13,7 @@ import io
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -488,3 +489,135 @@ def test_index_page_escapes_names_and_errors():
     assert "&lt;script&gt;" in page and "&lt;img src=x onerror=1&gt;" in page
     assert f'href="{quote(evil + ".html", safe="")}"' in page  # one file, no folders
     assert "50.0%" in page and "[40.0, 60.0]" in page and "未达标" in page
+
+
+# ---------------------------------------------------------------- output folder checks
+
+
+@pytest.mark.parametrize("under", ["", "reports", "reports/deeper"])
+def test_batch_refuses_to_write_under_the_raw_data_folder(processed, tmp_path, capsys, under):
+    """As ``prepare`` does: ``--out`` the raw folder or inside it is refused in one line,
+    before anything is written."""
+    raw = tmp_path / "raw"
+    shutil.copytree(paths.SAMPLE_RAW_DIR, raw)
+    before = sorted(p.relative_to(raw) for p in raw.rglob("*"))
+    out = raw / under if under else raw
+    code = main(["batch", "--period", PERIOD, "--townships", "青河镇", "--raw", str(raw),
+                 "--out", str(out), "--processed", str(processed)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert "refusing to write reports under the raw data folder" in err and str(raw) in err
+    assert sorted(p.relative_to(raw) for p in raw.rglob("*")) == before
+
+
+def test_batch_refuses_to_write_into_the_prepared_data(processed, capsys):
+    before = sorted(p.relative_to(processed) for p in processed.rglob("*"))
+    code = main(["batch", "--period", PERIOD, "--townships", "青河镇", "--out", str(processed),
+                 "--processed", str(processed)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "refusing to write reports under the prepared data folder" in err
+    assert sorted(p.relative_to(processed) for p in processed.rglob("*")) == before
+
+
+def test_batch_fails_early_on_an_unwritable_output_folder(processed, tmp_path, capsys):
+    """A folder the batch cannot write to stops it before the estimation, in one line
+    naming the folder (not a traceback after every report ran)."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the output folder should be", encoding="utf-8")
+    t0 = time.perf_counter()
+    code = main(["batch", "--period", PERIOD, "--townships", "青河镇", "--out", str(blocker),
+                 "--processed", str(processed)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert str(blocker / PERIOD) in err and "not writable" in err
+    assert time.perf_counter() - t0 < 10  # nothing was estimated or run
+
+
+@pytest.fixture()
+def fixture_notebooks(tmp_path, monkeypatch):
+    """The CLI's default notebooks replaced by the quick fixture notebook."""
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    for name in ("township_report.ipynb", "county_overview.ipynb"):
+        shutil.copy(REPORT_NB, folder / name)
+    monkeypatch.setattr(paths, "NOTEBOOKS_DIR", folder)
+    return folder
+
+
+def test_batch_names_a_file_it_cannot_replace_and_writes_the_rest(
+        processed, tmp_path, capsys, fixture_notebooks):
+    """summary.xlsx that cannot be replaced (here a folder in its place; on Windows a
+    workbook open in Excel): one line names it, the index and manifest are still
+    written (not the old ones kept), and the command exits 1."""
+    out = tmp_path / "out"
+    folder = out / PERIOD
+    (folder / "summary.xlsx").mkdir(parents=True)
+    (folder / "summary.xlsx" / "held").write_text("x", encoding="utf-8")
+    for name in ("index.html", "manifest.json"):
+        (folder / name).write_text("old", encoding="utf-8")
+    code = main(["batch", "--period", PERIOD, "--townships", "青河镇", "--jobs", "1",
+                 "--out", str(out), "--processed", str(processed)])
+    err = [line for line in capsys.readouterr().err.splitlines()
+           if line.startswith("pingan-eval")]  # not the progress bar
+    assert code == 1
+    assert len(err) == 1 and str(folder / "summary.xlsx") in err[0], err
+    assert (folder / "index.html").read_text(encoding="utf-8") != "old"
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["status"] == "failed" and manifest["failed"] == []
+    assert [line.split(": not replaced")[0] for line in manifest["unwritten"]] == [
+        str(folder / "summary.xlsx")]
+    assert (folder / "summary.csv").is_file() and (folder / "青河镇.html").is_file()
+    assert not list(folder.glob(".*.tmp"))
+
+
+def test_report_filenames_bound_long_names_stably():
+    """A name of any length gets a short file stem (a prefix and a hash of the name):
+    the same on every run, distinct for names that share the prefix."""
+    from pingan_eval.batch.jobs import MAX_STEM_BYTES
+
+    long_a, long_b = "布尔根河谷边境口岸镇" * 30 + "甲", "布尔根河谷边境口岸镇" * 30 + "乙"
+    stems = report_filenames([long_a, long_b, "青河镇", "<img src=x onerror=1>" * 20])
+    assert stems == report_filenames([long_a, long_b, "青河镇", "<img src=x onerror=1>" * 20])
+    assert stems["青河镇"] == "青河镇"
+    assert len(set(stems.values())) == 4
+    for stem in stems.values():
+        assert len(stem.encode("utf-8")) <= MAX_STEM_BYTES
+        assert not re.search(r'[<>:"/\\|?*]', stem)
+    assert stems[long_a].startswith("布尔根河谷边境口岸镇") and re.search(r"-[0-9a-f]{8}$",
+                                                                  stems[long_a])
+
+
+def test_index_is_written_when_a_report_file_name_is_refused(tmp_path):
+    """A report whose file the system refused (a name too long) is listed without a link;
+    the index is still written."""
+    from pingan_eval.batch.notebook_run import NotebookResult
+    from pingan_eval.batch.outputs import write_index
+    from pingan_eval.plan import load_plan
+
+    huge = "乡" * 200  # 600 bytes: longer than any file system allows
+    job = _job(tmp_path, huge, stem=huge)
+    result = NotebookResult(area=huge, level="township", status="failed", start="2026",
+                            duration=0.0, error={"ename": "OSError", "evalue": "too long"})
+    summary = pd.DataFrame({c: pd.Series(dtype=object) for c in USER_COLUMNS}).assign(
+        official=pd.Series(dtype=bool))
+    page = write_index(tmp_path, county="青河县", period=PERIOD, jobs=[job], results=[result],
+                       summary=summary, plan=load_plan()).read_text(encoding="utf-8")
+    assert huge in page and "too long" in page
+
+
+def test_a_workbook_held_open_stops_the_batch_before_it_starts(tmp_path, monkeypatch):
+    """On Windows a summary.xlsx open in Excel cannot be replaced: the batch says so in
+    one line before computing anything (the lock itself is simulated here)."""
+    from pingan_eval.batch import outputs
+
+    folder = tmp_path / PERIOD
+    folder.mkdir()
+    (folder / "summary.xlsx").write_bytes(b"old")
+    monkeypatch.setattr(outputs, "_is_locked", lambda path: path.name == "summary.xlsx")
+    with pytest.raises(ReportError) as info:
+        outputs.check_writable(folder)
+    message = str(info.value)
+    assert "\n" not in message and str(folder / "summary.xlsx") in message
+    assert "open in another program" in message
+    assert (folder / "summary.xlsx").read_bytes() == b"old"
+    assert [p.name for p in folder.iterdir()] == ["summary.xlsx"]  # the probe is gone

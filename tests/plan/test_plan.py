@@ -287,3 +287,10 @@ def test_bad_estimation_tables_fail_clearly(tmp_path, extra, message):
     with pytest.raises(PlanError, match=message) as info:
         load_plan(path)
     assert str(path) in str(info.value)
+
+
+def test_lonely_psu_rule_is_validated(tmp_path):
+    plan = load_plan(write(tmp_path, MINIMAL + '\n[estimation]\nlonely_psu = "remove"\n'))
+    assert plan.estimation.lonely_psu == "remove" and load_plan().estimation.lonely_psu == "adjust"
+    with pytest.raises(PlanError, match="unknown lonely_psu 'ignore'"):
+        load_plan(write(tmp_path, MINIMAL + '\n[estimation]\nlonely_psu = "ignore"\n'))

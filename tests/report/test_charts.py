@@ -328,6 +328,41 @@ def test_overlap_check_sees_overlaps():
             and np.minimum(y1[0], y1[2]) > np.maximum(y0[0], y0[2]))
 
 
+#: A township name of 130 characters, markup included: no chart may fail or grow for it.
+HUGE_NAME = '<img src=x onerror="alert(1)"> $\\frac{$ ' + "布尔根河谷边境口岸镇" * 10
+
+
+def _huge_named(table: pd.DataFrame, old: str = "青河镇") -> pd.DataFrame:
+    return table.replace({"area": {old: HUGE_NAME}})
+
+
+@pytest.mark.parametrize(("draw", "widest"), [
+    pytest.param(lambda: charts.forest_plot(_huge_named(_summary()), HUGE_NAME), 14,
+                 id="forest-huge-name"),
+    pytest.param(lambda: charts.forest_plot(_huge_named(_summary()), PLAN.county), 14,
+                 id="forest-huge-name-county"),
+    # 18 in: its title's width, as with short names
+    pytest.param(lambda: charts.naming_heatmap(_huge_named(_long_named_county(12).assign(
+        source="register"), "布尔根河谷边境00乡")), 18.5, id="heatmap-huge-name"),
+    pytest.param(lambda: charts.trend_plot(_huge_named(_long_named_trend(), LONG_NAMES[0]),
+                                           HUGE_NAME), 13, id="trend-huge-name"),
+    pytest.param(lambda: charts.breakdown_plot(
+        _village_breakdown(3).replace({"level": {_village_breakdown(3)["level"][0]:
+                                                 HUGE_NAME}}),
+        title=f"{HUGE_NAME}：按村"), 13, id="breakdown-huge-name"),
+])
+def test_a_huge_name_is_shortened_not_fatal(draw, widest):
+    """A name of any length is shortened in rows, titles and legends ("…"): every chart
+    draws, at its usual size (``widest`` inches at most), and nothing is clipped or
+    overlaps."""
+    fig = draw()
+    test_long_names_are_not_clipped_and_nothing_overlaps(lambda: fig)
+    assert fig.get_figwidth() < widest
+    texts = [t.get_text() for t in _decorations(fig)]
+    assert not [t for t in texts if HUGE_NAME in t]
+    assert [t for t in texts if "…" in t]
+
+
 @pytest.mark.parametrize("draw", [
     pytest.param(lambda: charts.forest_plot(_long_named_county(100), "布尔根河谷边境04乡"),
                  id="forest-100-towns"),

@@ -306,3 +306,61 @@ def test_cached_breakdowns_are_the_per_area_breakdowns(sample_processed, tmp_pat
         direct = breakdowns(design, area, plan=PLAN, by=by)
         cached = read_breakdowns(path, area, by=by)
         pd.testing.assert_frame_equal(cached, direct, check_dtype=False)
+
+
+# ---------------------------------------------------------------- hostile names
+
+EVIL = '<img src=x onerror="alert(1)"> *乡* [a](javascript:x)'
+
+
+def _evil_summary() -> pd.DataFrame:
+    """Two survey rows of a township named :data:`EVIL`, its indicator named with markup."""
+    return pd.DataFrame({
+        "period": PERIOD, "area": EVIL, "area_level": "township",
+        "indicator": ["awareness", "participation"],
+        "name_zh": ["知晓率<script>x()</script>", "参与率"], "source": "survey",
+        "estimator": "direct", "window_start": PERIOD, "estimate": [0.97, 0.90],
+        "ci_low": [0.93, 0.84], "ci_high": [0.99, 0.95], "target": 0.95,
+        "verdict": ["undecided", "not_met"], "flag": "ok", "flag_reason": "", "n": 200})
+
+
+def _page(outputs: list) -> str:
+    """The HTML page the batch exports for a notebook showing ``outputs``."""
+    import nbformat
+    from IPython.core.formatters import format_display_data
+
+    from pingan_eval.report.htmlexport import notebook_to_html
+
+    cell = nbformat.v4.new_code_cell("")
+    cell.outputs = [nbformat.v4.new_output("display_data", data=format_display_data(o)[0])
+                    for o in outputs]
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [cell]
+    return notebook_to_html(nb, title=f"{EVIL} 报告")
+
+
+def test_names_with_markup_are_shown_not_run():
+    """A township (or indicator) named with HTML or Markdown is printed as typed in the
+    title, the paragraph and the tables of the exported page, never as live markup."""
+    from IPython.display import Markdown
+
+    summary = _evil_summary()
+    page = _page([
+        Markdown(report.report_heading(EVIL, PERIOD)),
+        Markdown(report.headline_paragraph(summary, EVIL, plan=PLAN)),
+        report.html(report.headline_table(summary, EVIL, plan=PLAN), uuid="headline",
+                    caption=f"{EVIL}的指标"),
+        report.html(pd.DataFrame({f"{EVIL}": [EVIL]}), uuid="raw"),
+    ])
+    assert "<img" not in page and "<script>x()" not in page
+    assert not re.search(r'href="javascript', page)  # no link made of the name
+    assert "&lt;img src=x" in page and "&lt;script&gt;x()" in page
+    assert "<em>乡</em>" not in page  # the *...* of the name is not emphasis
+    assert page.count("&lt;img src=x") >= 5  # heading, paragraph, caption, header, cell
+
+
+def test_md_escape_keeps_plain_names_and_stops_markup():
+    assert report.md_escape("青河镇") == "青河镇"
+    assert report.md_escape("a\n\n# b") == "a \\# b"  # cannot end the line or the paragraph
+    assert report.md_escape("<b>&") == "&lt;b&gt;&amp;"
+    assert report.report_heading("青河镇", PERIOD) == "# 青河镇平安建设评估报告（2026年11月）"

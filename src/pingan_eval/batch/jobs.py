@@ -9,6 +9,7 @@ per report (the county overview first), each under the file stem
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from collections.abc import Sequence
@@ -30,6 +31,9 @@ __all__ = ["BatchOptions", "batch_options", "notebook_jobs", "report_filenames",
 _PERIOD_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 #: Characters Windows, macOS or Linux refuse in file names, and control characters.
 _UNSAFE_FILENAME = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
+#: Longest file stem in UTF-8 bytes: with ``.ipynb`` and the temporary's ``.<name>.xxxx.tmp``
+#: far below the 255 bytes file systems allow, and short enough for Windows paths.
+MAX_STEM_BYTES = 100
 #: File names the batch writes itself; a township called like one gets a suffix.
 _RESERVED_STEMS = {"county", "index", "summary", "manifest", "_data", "con", "prn", "aux",
                    "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
@@ -77,19 +81,28 @@ class BatchOptions:
 def report_filenames(areas: Sequence[str]) -> dict[str, str]:
     """A distinct, portable file stem per area name (the name itself where it is safe).
 
-    Characters no file system accepts become ``_``; names the batch uses itself
-    (``county``, ``index``, ...) and Windows device names get a ``_`` suffix; clashes
-    get ``-2``, ``-3``. The notebook still receives the exact name as its parameter.
+    Characters no file system accepts become ``_``; a stem longer than
+    :data:`MAX_STEM_BYTES` bytes (UTF-8) is cut and ends with ``-`` and 8 hex digits of
+    the name's SHA-256 (stable from run to run, distinct per name); names the batch uses
+    itself (``county``, ``index``, ...) and Windows device names get a ``_`` suffix;
+    clashes get ``-2``, ``-3``. The notebook still receives the exact name as its
+    parameter.
 
     Examples
     --------
     >>> report_filenames(["青河镇", 'a/b "c"', "index", "a_b _c_"])
     {'青河镇': '青河镇', 'a/b "c"': 'a_b _c_', 'index': 'index_', 'a_b _c_': 'a_b _c_-2'}
+    >>> report_filenames(["乡" * 200])["乡" * 200]
+    '乡乡乡乡乡乡乡乡乡乡乡乡乡乡乡乡乡乡乡乡乡乡乡乡乡乡乡乡乡乡-dc4a8ccd'
     """
     stems: dict[str, str] = {}
     taken: set[str] = set()
     for area in areas:
         stem = _UNSAFE_FILENAME.sub("_", area).strip(" .") or "_"
+        if len(stem.encode("utf-8")) > MAX_STEM_BYTES:
+            digest = hashlib.sha256(area.encode("utf-8")).hexdigest()[:8]
+            cut = stem.encode("utf-8")[:MAX_STEM_BYTES - 10].decode("utf-8", "ignore")
+            stem = f"{cut.rstrip(' .')}-{digest}"
         if stem.lower() in _RESERVED_STEMS:
             stem += "_"
         candidate, k = stem, 1
@@ -99,6 +112,17 @@ def report_filenames(areas: Sequence[str]) -> dict[str, str]:
         taken.add(candidate.lower())
         stems[area] = candidate
     return stems
+
+
+def _check_output(out_dir: Path, raw_dir: Path, processed_dir: Path) -> None:
+    """Refuse an output folder that is, or lies under, the raw data folder (as ``prepare``
+    does) or the prepared data folder: inputs are never overwritten or mixed with reports."""
+    inputs = {raw_dir.resolve(): "raw", paths.RAW_DIR.resolve(): "raw",
+              processed_dir.resolve(): "prepared"}
+    for folder, what in inputs.items():
+        if out_dir == folder or folder in out_dir.parents:
+            raise ReportError(f"{out_dir}: refusing to write reports under the {what} data "
+                              f"folder {folder}; choose another --out")
 
 
 def _check_inputs(period: str, processed_dir: Path) -> None:
@@ -128,14 +152,17 @@ def batch_options(
     Raises
     ------
     ReportError
-        The period is malformed or not prepared, ``jobs`` is below 1, ``timeout`` is not
-        positive, a report notebook is missing.
+        The period is malformed or not prepared, ``out_dir`` is (under) the raw or
+        the prepared data folder, ``jobs`` is below 1, ``timeout`` is not positive, a
+        report notebook is missing.
     PlanError
         From the plan.
     """
     from pingan_eval.summary import resolve_plan
 
     raw_dir, processed_dir = Path(raw_dir).resolve(), Path(processed_dir).resolve()
+    out = Path(out_dir).resolve()
+    _check_output(out, raw_dir, processed_dir)
     _check_inputs(period, processed_dir)
     if jobs is not None and jobs < 1:
         raise ReportError(f"jobs must be at least 1, got {jobs}")
@@ -153,7 +180,7 @@ def batch_options(
     return BatchOptions(
         period=period, raw_dir=raw_dir, processed_dir=processed_dir, plan=plan_obj,
         wanted=wanted, known=known, unknown=unknown, township_nb=township_nb,
-        county_nb=county_nb, folder=Path(out_dir).resolve() / period,
+        county_nb=county_nb, folder=out / period,
         n_jobs=max(1, min(jobs or os.cpu_count() or 1, 1 + len(known))),
         timeout=timeout, scheduler=scheduler,
     )

@@ -89,19 +89,24 @@ def _provenance(scheduler: str | None) -> dict[str, Any]:
 
 def write_manifest(options: BatchOptions, *, start: str, duration: float,
                    estimation_seconds: float, trend_periods: list[str],
-                   jobs: Sequence[NotebookJob], results: Sequence[NotebookResult]) -> Path:
+                   jobs: Sequence[NotebookJob], results: Sequence[NotebookResult],
+                   unwritten: Sequence[str] = ()) -> Path:
     """Write ``<folder>/manifest.json``; its path.
 
     ``start`` is the ISO 8601 UTC start of the run, ``duration`` and
     ``estimation_seconds`` its wall-clock seconds; the inputs hashed are the prepared
     ``trend_periods``, the raw registers and task logs, the plan and both notebooks.
+    ``unwritten`` names the output files that could not be replaced (the status is then
+    ``failed``).
     """
     files = {job.area: {"ipynb": Path(job.ipynb_path).name, "html": Path(job.html_path).name}
              for job in jobs}
     manifest = {
         "command": "pingan-eval batch",
-        "status": "ok" if all(r.status == "ok" for r in results) else "failed",
+        "status": "ok" if all(r.status == "ok" for r in results) and not unwritten
+                  else "failed",
         "failed": [r.area for r in results if r.status != "ok"],
+        "unwritten": list(unwritten),
         "start": start,
         "duration": round(duration, 3),
         "estimation_seconds": round(estimation_seconds, 3),

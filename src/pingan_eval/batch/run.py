@@ -48,7 +48,9 @@ from pingan_eval.batch.manifest import write_manifest
 from pingan_eval.batch.notebook_run import NotebookJob, NotebookResult
 from pingan_eval.batch.outputs import (
     USER_COLUMNS,
+    check_writable,
     remove_stale_temporaries,
+    try_write,
     user_summary,
     write_index,
     write_user_summary,
@@ -77,6 +79,9 @@ class BatchResult:
         Wall-clock seconds.
     estimation_seconds : float
         Seconds spent computing the period's and the trend's estimates (once).
+    unwritten : tuple of str
+        One line per output file that could not be replaced at the end (on Windows:
+        ``summary.xlsx`` open in Excel); the other files were still written.
     """
 
     period: str
@@ -87,6 +92,7 @@ class BatchResult:
     notebooks: tuple[NotebookResult, ...]
     duration: float
     estimation_seconds: float
+    unwritten: tuple[str, ...] = ()
 
     @property
     def failed(self) -> tuple[NotebookResult, ...]:
@@ -95,8 +101,8 @@ class BatchResult:
 
     @property
     def ok(self) -> bool:
-        """True when every notebook ran."""
-        return not self.failed
+        """True when every notebook ran and every output file was written."""
+        return not self.failed and not self.unwritten
 
 
 def _execute(jobs: Sequence[NotebookJob], *, pool: ProcessPoolExecutor | None,
@@ -177,7 +183,10 @@ def run_batch(
     ------
     ReportError
         The period is malformed or not prepared (the message says to run
-        ``pingan-eval prepare --period P``), or the Dask scheduler is unreachable.
+        ``pingan-eval prepare --period P``), ``out_dir`` is (under) the raw or prepared
+        data folder or cannot be written to (checked before anything runs), or the Dask
+        scheduler is unreachable. A file that cannot be replaced at the end raises
+        nothing: it is named in ``BatchResult.unwritten`` and the rest is written.
     PlanError, DataError
         From the plan or the summary: nothing can run without them.
 
@@ -198,6 +207,7 @@ def run_batch(
         township_notebook=township_notebook, county_notebook=county_notebook,
     )
     folder, county = options.folder, options.plan.county
+    check_writable(folder)  # fail before the estimation, not after the reports
     remove_stale_temporaries(folder)
 
     with worker_pool(1 if scheduler else options.n_jobs) as pool:
@@ -209,19 +219,23 @@ def run_batch(
 
     table = estimates.table
     summary = user_summary(table[table["area"].isin({county, *options.known})], options.plan)
-    write_user_summary(folder, summary)
-    index_path = write_index(folder, county=county, period=period, jobs=job_list,
-                             results=results, summary=summary, plan=options.plan)
+    # A file that cannot be replaced (held open, read-only) is named and skipped: the
+    # others, index and manifest included, are still written.
+    unwritten = write_user_summary(folder, summary)
+    index_path, manifest_path = folder / "index.html", folder / "manifest.json"
+    try_write(index_path, lambda: write_index(
+        folder, county=county, period=period, jobs=job_list, results=results,
+        summary=summary, plan=options.plan), unwritten)
 
     duration = time.perf_counter() - t0
-    manifest_path = write_manifest(options, start=start, duration=duration,
-                                   estimation_seconds=estimates.seconds,
-                                   trend_periods=estimates.trend_periods, jobs=job_list,
-                                   results=results)
+    try_write(manifest_path, lambda: write_manifest(
+        options, start=start, duration=duration, estimation_seconds=estimates.seconds,
+        trend_periods=estimates.trend_periods, jobs=job_list, results=results,
+        unwritten=list(unwritten)), unwritten)
     return BatchResult(period=period, folder=folder, index_path=index_path,
                        manifest_path=manifest_path, summary=summary,
                        notebooks=tuple(results), duration=duration,
-                       estimation_seconds=estimates.seconds)
+                       estimation_seconds=estimates.seconds, unwritten=tuple(unwritten))
 
 
 def _describe(result: NotebookResult) -> str:
@@ -237,8 +251,9 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 def main_batch(args: argparse.Namespace) -> int:
     """Run :func:`run_batch` from parsed ``pingan-eval batch`` arguments.
 
-    Prints the path of ``index.html``; names every failed report on stderr. Returns 0
-    when every report was written, 1 when some failed.
+    Prints the path of ``index.html``; names every failed report, and every output file
+    that could not be replaced, on stderr. Returns 0 when every report and file was
+    written, 1 otherwise.
     """
     townships = None
     if args.townships:  # "A,B" or, typed on a Chinese keyboard, "A，B"
@@ -259,4 +274,6 @@ def main_batch(args: argparse.Namespace) -> int:
           f"index: {result.index_path}")
     for failed in result.failed:
         print(f"pingan-eval batch: failed: {_describe(failed)}", file=sys.stderr)
+    for line in result.unwritten:
+        print(f"pingan-eval batch: error: {line}", file=sys.stderr)
     return 0 if result.ok else 1

@@ -98,7 +98,11 @@ def run_local(jobs: Sequence[NotebookJob], pool: ProcessPoolExecutor | None,
     """Run the jobs in ``pool``, or one after another in this process when it is None."""
     if pool is None:
         for i, job in enumerate(jobs):
-            on_done(i, run_notebook(job))
+            try:
+                result = run_notebook(job)
+            except Exception as exc:  # e.g. its report file cannot be written: go on
+                result = _crashed_result(job, exc)
+            on_done(i, result)
         return
     futures = {pool.submit(run_notebook, job): i for i, job in enumerate(jobs)}
     for future in as_completed(futures):

@@ -5,7 +5,7 @@ This layer formats; it computes no statistics. The notebooks call the names belo
 """
 
 from pingan_eval.report.details import RegisterDetail, register_detail, task_detail
-from pingan_eval.report.formatting import fmt_ci, fmt_pct, html, period_zh, style
+from pingan_eval.report.formatting import fmt_ci, fmt_pct, html, md_escape, period_zh, style
 from pingan_eval.report.inputs import ReportInputs, area_breakdowns, load_inputs, sample_advice
 from pingan_eval.report.methods import methods_table, provenance_table
 from pingan_eval.report.tables import (
@@ -22,6 +22,7 @@ from pingan_eval.report.text import (
     basis_note,
     breakdown_note,
     headline_paragraph,
+    report_heading,
 )
 from pingan_eval.survey.breakdowns import BREAKDOWN_BY
 
@@ -44,11 +45,13 @@ __all__ = [
     "headline_table",
     "html",
     "load_inputs",
+    "md_escape",
     "methods_table",
     "period_zh",
     "provenance_table",
     "register_detail",
     "register_table",
+    "report_heading",
     "sample_advice",
     "style",
     "task_detail",

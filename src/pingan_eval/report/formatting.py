@@ -1,11 +1,15 @@
 """Numbers and tables as a Chinese reader sees them: percentages, intervals, styled HTML.
 
 :func:`style` turns a table into a deterministic pandas Styler (verdict colours, greyed
-flagged rows, fixed table id); :func:`html` is what a notebook displays.
+flagged rows, fixed table id); :func:`html` is what a notebook displays. Every text that
+can come from a user (township, village and unit names, plan names) is escaped: in
+tables and captions as HTML (:func:`style`), in Markdown by :func:`md_escape`.
 """
 
 from __future__ import annotations
 
+import html as _html
+import re
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -30,6 +34,27 @@ N_HEADER = "样本量/单位数"
 _WRAP_CHARS = 18
 
 _VERDICT_BG = {"达标": "#D6EAF8", "未达标": "#FADBD8", "尚无定论": "#FDEBD0"}
+
+
+#: Characters Markdown (or HTML inside it) gives a meaning to, inside a line.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]{}<>#|~!&$])")
+_MD_ENTITIES = {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
+
+
+def md_escape(text: object) -> str:
+    r"""``text`` as literal Markdown: shown as typed, never markup, links or HTML.
+
+    Whitespace runs (line breaks included) become one space, so a name cannot end a
+    heading or a paragraph; ``<``, ``>`` and ``&`` become HTML entities (Markdown passes
+    raw HTML through) and the other Markdown punctuation is backslash-escaped.
+
+    Examples
+    --------
+    >>> md_escape("青河镇"), md_escape("<img src=x onerror=alert(1)>"), md_escape("*a*\n# b")
+    ('青河镇', '&lt;img src=x onerror=alert(1)&gt;', '\\*a\\* \\# b')
+    """
+    text = " ".join(str(text).split())
+    return _MD_SPECIAL.sub(lambda m: _MD_ENTITIES.get(m.group(1), "\\" + m.group(1)), text)
 
 
 def fmt_pct(x: float, digits: int = 1) -> str:
@@ -197,6 +222,9 @@ def style(table: pd.DataFrame, *, uuid: str, caption: str | None = None,
           align: str = "center") -> Styler:
     """A deterministic Styler: no index, verdict colours, suppressed rows in grey.
 
+    Cells, column headers and the caption are HTML-escaped: a name carrying markup
+    (``<img src=x onerror=...>``) is shown as typed, never run.
+
     Parameters
     ----------
     table : pandas.DataFrame
@@ -216,9 +244,10 @@ def style(table: pd.DataFrame, *, uuid: str, caption: str | None = None,
     >>> 'id="T_demo"' in style(t, uuid="demo").to_html()
     True
     """
-    styler = table.style.set_uuid(uuid).hide(axis="index")
+    styler = (table.style.set_uuid(uuid).hide(axis="index")
+              .format(escape="html").format_index(escape="html", axis=1))
     if caption:
-        styler = styler.set_caption(caption)
+        styler = styler.set_caption(_html.escape(caption, quote=False))
     verdict_cols = [c for c in table.columns if c == "结论" or str(c).endswith("结论")]
     if verdict_cols:
         styler = styler.map(lambda v: f"background-color: {_VERDICT_BG[v]}"

@@ -1,4 +1,8 @@
-"""The plain-language sentences of a report: the headline paragraph, breakdown notes.
+"""The plain-language sentences of a report: its title, the headline paragraph, notes.
+
+They are Markdown; every name in them that comes from the plan or the data (area and
+indicator names) is escaped with :func:`~pingan_eval.report.formatting.md_escape`, so a
+township called ``<img src=x onerror=...>`` is printed, not run.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from pingan_eval.report.formatting import (
     area_rows,
     basis_zh,
     levels_basis_zh,
+    md_escape,
     period_zh,
     span_zh,
 )
@@ -18,7 +23,22 @@ from pingan_eval.summary.official import official_rows
 
 
 def _names(rows: pd.DataFrame) -> str:
-    return "、".join(rows["name_zh"].astype(str))
+    return "、".join(md_escape(n) for n in rows["name_zh"].astype(str))
+
+
+def report_heading(area: str, period: str, *, overview: bool = False) -> str:
+    """The Markdown title of a report: ``# <area>平安建设评估报告（<period>）``, or
+    ``…总览（…）`` for the county overview; the name escaped (:func:`md_escape`).
+
+    Examples
+    --------
+    >>> report_heading("青河镇", "2026-11")
+    '# 青河镇平安建设评估报告（2026年11月）'
+    >>> report_heading("<b>x</b>", "2026-11", overview=True)
+    '# &lt;b&gt;x&lt;/b&gt;平安建设评估总览（2026年11月）'
+    """
+    kind = "总览" if overview else "报告"
+    return f"# {md_escape(area)}平安建设评估{kind}（{period_zh(period)}）"
 
 
 def headline_paragraph(summary: pd.DataFrame, area: str, *,
@@ -71,7 +91,7 @@ def headline_paragraph(summary: pd.DataFrame, area: str, *,
             hit = survey[survey["verdict"] == verdict]
             if len(hit):
                 said.append(f"**{_names(hit)}{labels.zh('verdict', verdict)}**（{why}）")
-        text = (f"**{period_zh(period)}，{area}**居民抽样调查的{len(survey)}项指标"
+        text = (f"**{period_zh(period)}，{md_escape(area)}**居民抽样调查的{len(survey)}项指标"
                 f"（{_basis(survey)}）中：" + "；".join(said) + "。")
         text += _direct_alone(every, survey)
         for flag, what in (("review", "需谨慎解读"), ("suppress", "估计值不予显示")):
@@ -111,7 +131,7 @@ def _basis(survey: pd.DataFrame) -> str:
     """结论依据…: one basis, or each basis with the indicators it applies to."""
     bases = {}
     for _, r in survey.iterrows():
-        bases.setdefault(basis_zh(r), []).append(str(r["name_zh"]))
+        bases.setdefault(basis_zh(r), []).append(md_escape(r["name_zh"]))
     if len(bases) == 1:
         return f"结论依据{next(iter(bases))}"
     return "结论依据：" + "；".join(f"{'、'.join(v)}为{k}" for k, v in bases.items())

@@ -22,6 +22,8 @@ from pingan_eval.report.charts.layout import (
     limits,
     new_figure,
     set_title,
+    short_name,
+    short_title,
     suptitle,
 )
 
@@ -81,7 +83,8 @@ def breakdown_plot(table: pd.DataFrame, *, title: str,
         ax.set_xlim(lo, hi)
         ax.tick_params(labelsize=8)
         ax.grid(axis="x", color=GRID)
-    axes[0][0].set_yticks(range(len(levels)), levels)
+    names = [short_name(lv) for lv in levels]
+    axes[0][0].set_yticks(range(len(levels)), names)
     axes[0][0].set_ylim(len(levels) - 0.5, -0.5)
     handles = [Line2D([0, 1], [0, 0], color=_BAR_EDGE, marker="o", markersize=6,
                       label="估计值与95%置信区间"),
@@ -93,9 +96,9 @@ def breakdown_plot(table: pd.DataFrame, *, title: str,
     if (table["flag"] == "suppress").any():
         handles.append(Line2D([], [], linestyle="",
                               label=f"{labels.SUPPRESSED}：样本过少或区间过宽"))
-    top = suptitle(fig, title)
+    top = suptitle(fig, short_title(title))
     bottom = figure_legend(fig, handles, ncol=4)
-    layout_rows(fig, axes, levels, top=top, bottom=bottom, lo=lo, hi=hi, label_size=8)
+    layout_rows(fig, axes, names, top=top, bottom=bottom, lo=lo, hi=hi, label_size=8)
     return fig
 
 

@@ -25,6 +25,7 @@ from pingan_eval.report.charts.layout import (
     limits,
     new_figure,
     set_title,
+    short_name,
     suptitle,
 )
 from pingan_eval.summary.official import official_rows
@@ -131,12 +132,14 @@ def forest_plot(summary: pd.DataFrame, area: str, *, period: str | None = None,
         ax.tick_params(axis="x", labelsize=8)
         ax.grid(axis="x", color=GRID, zorder=0)
     ax0 = axes[0][0]
-    ax0.set_yticks(range(len(rows_shown)), rows_shown)
+    shown_names = [short_name(a) for a in rows_shown]
+    ax0.set_yticks(range(len(rows_shown)), shown_names)
     ax0.set_ylim(len(rows_shown) - 0.5, -0.5)
-    for tick in ax0.get_yticklabels():
-        if tick.get_text() == area:
+    for tick, row in zip(ax0.get_yticklabels(), rows_shown, strict=True):
+        if row == area:
             tick.set_fontweight("bold")
-    heading = f"{area}与各乡镇" if is_county else f"{area}与全县、其他乡镇"
+    name = short_name(area)
+    heading = f"{name}与各乡镇" if is_county else f"{name}与全县、其他乡镇"
     shown = survey[survey["indicator"].isin(codes)]
     handles = _legend_handles(shown[shown["area"].isin(list(y))],
                               float(survey["target"].iloc[0]))
@@ -144,8 +147,8 @@ def forest_plot(summary: pd.DataFrame, area: str, *, period: str | None = None,
         handles.insert(-1, Line2D([], [], label="其他乡镇估计值（不含区间）", **_STRIP))
     top = suptitle(fig, f"{heading}比较：估计值及95%置信区间（{period}）{_basis(survey)}")
     bottom = figure_legend(fig, handles, ncol=6)
-    layout_rows(fig, axes, rows_shown, top=top, bottom=bottom, lo=lo, hi=hi,
-                 label_size=mpl.rcParams["ytick.labelsize"], bold=area)
+    layout_rows(fig, axes, shown_names, top=top, bottom=bottom, lo=lo, hi=hi,
+                 label_size=mpl.rcParams["ytick.labelsize"], bold=name)
     return fig
 
 

@@ -17,6 +17,7 @@ from pingan_eval.report.charts.layout import (
     new_figure,
     place_grid,
     set_title,
+    short_name,
     size,
     text_size,
     tick_room,
@@ -90,7 +91,8 @@ def naming_heatmap(summary: pd.DataFrame, *, period: str | None = None) -> Figur
                                        linewidth=2.5))
     xlabels = {"rotation": 40, "ha": "right", "fontsize": 9}
     ax.set_xticks(range(len(cats)), [names[c] for c in cats], **xlabels)
-    ax.set_yticks(range(len(towns)), towns, fontsize=9)
+    town_names = [short_name(t) for t in towns]
+    ax.set_yticks(range(len(towns)), town_names, fontsize=9)
     set_title(ax, f"各乡镇平安细胞命名率（截至{period}；红框：低于目标，—：无应创建单位）")
     # the layout: town names at the left, slanted category names below (each ends
     # under its column, so the first may reach left of the map), the colour bar at the
@@ -99,7 +101,7 @@ def naming_heatmap(summary: pd.DataFrame, *, period: str | None = None) -> Figur
     slanted = [text_size(fig, names[c], **xlabels) for c in cats]
     right = (PAD + bar_pad + bar_w + tick_room("y")
              + text_size(fig, "100%", fontsize=mpl.rcParams["ytick.labelsize"])[0])
-    left = widest(fig, towns, fontsize=9) + tick_room("y")
+    left = widest(fig, town_names, fontsize=9) + tick_room("y")
     cell = (fig.get_figwidth() - PAD - left - right) / len(cats)
     left = PAD + max(left, slanted[0][0] - cell / 2)
     title_w = size(fig, ax.title)[0]

@@ -42,6 +42,44 @@ _DPI = 90
 PAD = 0.15
 #: Inches between the figure title and the panel titles, and above a figure legend.
 _GAP = 0.1
+#: Characters of a name (township, village) a chart shows; a longer one is shortened
+#: with "…" (see :func:`short_name`), so that no name can squeeze the panels out.
+NAME_CHARS = 20
+#: Characters of a chart title given by the caller (see :func:`short_title`).
+TITLE_CHARS = 48
+
+
+def short_name(name: object, limit: int = NAME_CHARS) -> str:
+    r"""A name as a chart shows it: on one line, at most ``limit`` characters, ``$``
+    escaped (matplotlib would read ``$...$`` as a formula, and fail on a bad one).
+
+    Examples
+    --------
+    >>> short_name("青河镇"), short_name("甲" * 30), short_name("a\nb $x$")
+    ('青河镇', '甲甲甲甲甲甲甲甲甲甲甲甲甲甲甲甲甲甲甲…', 'a b \\$x\\$')
+    """
+    return _cut(name, limit).replace("$", "\\$")
+
+
+def _cut(text: object, limit: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+
+
+def short_title(title: object, limit: int = TITLE_CHARS) -> str:
+    """A caller's title (``"<name>：<what>"``) bounded: the name part first, then the
+    whole, so that ``"<a very long name>：按村"`` keeps its ``：按村``.
+
+    Examples
+    --------
+    >>> short_title("青河镇：按村"), short_title("甲" * 60 + "：按村", 30)
+    ('青河镇：按村', '甲甲甲甲甲甲甲甲甲甲甲甲甲甲甲甲甲甲甲…：按村')
+    """
+    text = " ".join(str(title).split())
+    if len(text) > limit and "：" in text:
+        head, rest = text.split("：", 1)
+        text = f"{_cut(head, NAME_CHARS)}：{rest}"
+    return _cut(text, limit).replace("$", "\\$")
 
 
 def png_bytes(fig: Figure, dpi: float = _DPI) -> bytes:

@@ -32,6 +32,7 @@ from pingan_eval.report.charts.layout import (
     percent_ticks,
     place_grid,
     set_title,
+    short_name,
     suptitle,
     text_size,
     tick_room,
@@ -157,7 +158,7 @@ def trend_plot(trend: pd.DataFrame, area: str, *, county: str | None = None,
     for ax in flat[len(codes) + 1:]:
         ax.axis("off")
     basis = f"线为{name}，点为本月直接估计" if modelled else "阴影为95%置信区间"
-    top = suptitle(fig, f"{area}：近{len(periods)}个月走势（{basis}）")
+    top = suptitle(fig, f"{short_name(area)}：近{len(periods)}个月走势（{basis}）")
     _layout_trend(fig, axes, len(codes), months, margin,
                   top=top + title_room(fig, flat[0]), lo=lo, hi=hi)
     return fig
@@ -196,17 +197,18 @@ def _direct_points(ax, rows: pd.DataFrame, xs: np.ndarray, lo: float) -> None:
 
 def _legend(direct: pd.DataFrame, area: str, county: str | None, name: str) -> list:
     """``name``: what the line is when it is not the direct estimate ("" when it is)."""
+    shown = short_name(area)
     if name:
-        handles = [Line2D([], [], color=_LINE, linewidth=1.8, label=f"{area}{name}"),
+        handles = [Line2D([], [], color=_LINE, linewidth=1.8, label=f"{shown}{name}"),
                    Patch(color=_LINE, alpha=0.18, label="其95%区间"),
                    Line2D([], [], marker="o", linestyle="", color=_DIRECT_POINTS["color"],
                           markersize=3.5, label="本月直接估计及95%置信区间")]
     else:
         handles = [Line2D([], [], color=_LINE, marker="o", markersize=4, linewidth=1.8,
-                          label=f"{area}估计值"),
+                          label=f"{shown}估计值"),
                    Patch(color=_LINE, alpha=0.18, label="95%置信区间")]
     if county is not None:
-        handles.append(Line2D([], [], label=f"{county}（全县）", **_COUNTY_TREND))
+        handles.append(Line2D([], [], label=f"{short_name(county)}（全县）", **_COUNTY_TREND))
     handles.append(Line2D([], [], label="目标", **_TARGET_TREND))
     own = direct[direct["area"] == area]
     if not name and (own["flag"] == "review").any():
