@@ -24,7 +24,8 @@ from pingan_eval.data.validation import (
 def problems_of(raw: Path) -> pd.DataFrame:
     frame = read_frame(raw / "frame.csv")
     codebook = load_codebook(raw / "codebook.csv")
-    wave = read_table(raw / "survey" / f"{PERIOD}.csv", [*SURVEY_COLUMNS, *codebook.columns])
+    wave = read_table(raw / "survey" / f"{PERIOD}.csv", [*SURVEY_COLUMNS, *codebook.columns],
+                      ambiguous_dates_fatal=False)  # as prepare reads a wave
     return validate_wave(wave, file="survey/x.csv", period=PERIOD, frame=frame,
                          census=read_census(raw / "census.csv", frame["township"].unique()),
                          fieldwork=read_fieldwork(raw / "fieldwork" / f"{PERIOD}.csv", frame),
@@ -48,7 +49,7 @@ CASES = [
     (5, "village", "阿克苏村", "unknown_village"),
     (6, "village", "阿热勒村", "village_not_in_township"),  # row is in 青河镇
     (7, "village", "阔克托干村", "village_not_sampled"),
-    (8, "interview_date", "2026/11/05", "invalid_date"),
+    (8, "interview_date", "2026/11/31", "invalid_date"),
     (9, "interview_date", "2026-11-31", "invalid_date"),
     (10, "interview_date", "2026-10-31", "date_outside_period"),
     (11, "sex", "M", "unknown_level"),
@@ -61,6 +62,8 @@ CASES = [
     (18, "household_adults", "0", "household_adults_below_1"),
     (19, "q_security", "7", "code_not_in_codebook"),
     (20, "q_participation", "x", "code_not_in_codebook"),
+    (21, "interview_date", "05/11/2026", "ambiguous_date"),
+    (22, "interview_date", "11/5/26", "ambiguous_date"),
 ]
 
 

@@ -1,6 +1,6 @@
 """``pingan-eval prepare``: a raw survey wave in, clean weighted respondents out.
 
-For one period ``YYYY-MM`` this reads ``<raw>/survey/<period>.csv`` (or ``.xlsx``) with
+For one period ``YYYY-MM`` this reads ``<raw>/survey/<period>.csv`` (``.xlsx``, ``.xls``) with
 the frame, census, codebook and the wave's fieldwork counts, checks every row
 (:mod:`pingan_eval.data.validation`), recodes answers into indicators
 (:mod:`pingan_eval.data.codebook`), weights the kept respondents and writes
@@ -93,6 +93,7 @@ from pingan_eval.data.wave_weights import (
     RAKE_MAX_ITER,
     collapse_empty_levels,
     design_weights,
+    empty_township_notes,
     fieldwork_notes,
     rake_to_census,
     thin_township_notes,
@@ -137,7 +138,7 @@ class PrepareResult:
 
 
 def available_periods(raw_dir: str | Path = paths.SAMPLE_RAW_DIR) -> list[str]:
-    """Periods with a survey wave under ``raw_dir/survey`` (``.csv`` or ``.xlsx``), sorted.
+    """Periods with a survey wave under ``raw_dir/survey`` (``.csv``/``.xlsx``/``.xls``), sorted.
 
     Examples
     --------
@@ -153,7 +154,7 @@ def available_periods(raw_dir: str | Path = paths.SAMPLE_RAW_DIR) -> list[str]:
     if not folder.is_dir():
         return []
     return sorted({p.stem for p in folder.iterdir()
-                   if p.suffix.lower() in (".csv", ".xlsx") and _PERIOD.match(p.stem)})
+                   if p.suffix.lower() in (".csv", ".xlsx", ".xls") and _PERIOD.match(p.stem)})
 
 
 def survey_file(raw_dir: str | Path, period: str) -> Path:
@@ -163,11 +164,11 @@ def survey_file(raw_dir: str | Path, period: str) -> Path:
     if not _PERIOD.match(str(period)):
         raise DataError(f"{folder}: unknown period {period!r}: periods are written YYYY-MM")
     found = sorted(p for p in folder.glob(f"{period}.*")
-                   if p.suffix.lower() in (".csv", ".xlsx") and p.is_file())
+                   if p.suffix.lower() in (".csv", ".xlsx", ".xls") and p.is_file())
     if not found:
         have = ", ".join(available_periods(raw_dir)) or "none"
-        raise DataError(f"{folder}: unknown period {period!r}: no {period}.csv or "
-                        f"{period}.xlsx (available: {have})")
+        raise DataError(f"{folder}: unknown period {period!r}: no {period}.csv, "
+                        f".xlsx or .xls (available: {have})")
     if len(found) > 1:
         raise DataError(f"{folder}: period {period!r} has both {found[0].name} and "
                         f"{found[1].name}; keep one")
@@ -297,7 +298,8 @@ def _read_wave(raw_dir: Path, period: str) -> _Wave:
     codebook = load_codebook(inputs["codebook"])
     fieldwork = read_fieldwork(inputs["fieldwork"], frame)
     # rows a stray quote merged are rejected (validation), the wave is not failed
-    rows = read_table(wave_path, wave_columns(codebook), stray_quotes_fatal=False)
+    rows = read_table(wave_path, wave_columns(codebook), stray_quotes_fatal=False,
+                      ambiguous_dates_fatal=False)
     if rows.empty:
         raise DataError(f"{wave_path}: no data rows")
     return _Wave(inputs=inputs, frame=frame, census=census, codebook=codebook,
@@ -326,6 +328,7 @@ def _validate(wave: _Wave, raw_dir: Path, period: str, max_rejected: float
         "counts": {"read": n_read, "kept": n_kept, "rejected": n_rej,
                    "rejected_share": n_rej / n_read},
         "blank_rows": rows.attrs["blank_rows"],
+        "dates_normalized": rows.attrs["dates_normalized"],  # [{column, form, count}]
         "max_rejected": max_rejected,
         "rule_counts": rule_counts(problems),
         "problems": problem_records(problems),
@@ -350,7 +353,8 @@ def _weighted(kept: pd.DataFrame, wave: _Wave, trim: float | None
     df = df.sort_values(["township", "village", "respondent_id"], kind="stable")
     df = df[list(RESPONDENT_COLUMNS)].reset_index(drop=True)
     summary = weighting_summary(df, rake, trim)
-    notes = merged + fieldwork_notes(df, wave.fieldwork) + thin_township_notes(df)
+    notes = (empty_township_notes(df, wave.census) + merged
+             + fieldwork_notes(df, wave.fieldwork) + thin_township_notes(df))
     if not rake["converged"]:
         notes.append(f"raking did not converge in {RAKE_MAX_ITER} iterations")
     return df, margins, summary, notes
@@ -401,7 +405,7 @@ def main_prepare(args: argparse.Namespace) -> int:
         print(f"{period}: read {r.read}, kept {r.kept}, rejected {r.rejected} "
               f"({r.rejected / r.read:.1%}); Kish deff {r.kish_deff:.2f}; {r.validation_md}")
         for note in r.report.get("notes", []):
-            if "lonely PSU" in note:
+            if "lonely PSU" in note or "no respondents this month" in note:
                 print(f"pingan-eval prepare: warning: {period}: {note}", file=sys.stderr)
     if failed:
         print(f"pingan-eval prepare: failed: {', '.join(failed)}", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""The records of a raw CSV or XLSX file: header, rows as text, their row numbers.
+"""The records of a raw CSV, XLSX or XLS file: header, rows as text, their row numbers.
 
 :func:`csv_records` detects the encoding (:func:`detect_encoding`: UTF-8 with or without
 a byte-order mark, else GB18030, the superset of GBK) and splits the text strictly, so an
@@ -6,7 +6,8 @@ unclosed quote cannot swallow the rest of the file (the error names the line it 
 on), and a stray quote that closes rows later cannot merge rows silently: each physical
 line of such a record becomes its own row, reported in the records' stray-quote rows;
 :func:`xlsx_records` reads the first sheet, each cell as the text a user typed
-(:func:`cell_text`), and turns any failure of a damaged sheet into a DataError. Both
+(:func:`cell_text`), and turns any failure of a damaged sheet into a DataError;
+:func:`xls_records` does the same for an older ``.xls`` workbook (python-calamine). All
 skip blank records but keep their row numbers. :func:`pingan_eval.data.readers.read_table`
 builds the table.
 """
@@ -17,12 +18,13 @@ import codecs
 import csv
 import datetime as dt
 import io
+from collections.abc import Iterable
 from pathlib import Path
 
 from pingan_eval.errors import DataError
 
 __all__ = ["ENCODINGS", "Records", "cell_text", "csv_records", "detect_encoding",
-           "trim_empty_end", "xlsx_records"]
+           "trim_empty_end", "xls_records", "xlsx_records"]
 
 #: Encodings :func:`detect_encoding` can return, in the order they are tried.
 ENCODINGS = ("utf-8-sig", "utf-8", "gb18030")
@@ -197,16 +199,7 @@ def xlsx_records(path: Path) -> Records:
         # XFD): rows padded to it are slow; unpadded, each row ends at its last cell
         ws.reset_dimensions()
         for rownum, values in enumerate(ws.iter_rows(values_only=True), start=1):
-            rec = [cell_text(v) for v in values]
-            if all(not cell.strip() for cell in rec):
-                if header is not None:
-                    blank.append(rownum)
-                continue
-            if header is None:
-                header = rec
-            else:
-                records.append(rec)
-                lines.append(rownum)
+            header = _add_row(rownum, values, header, records, lines, blank)
     except DataError:
         raise
     except Exception as exc:  # any parser failure on a damaged sheet
@@ -219,3 +212,46 @@ def xlsx_records(path: Path) -> Records:
     if header is None:
         raise DataError(f"{path}: unreadable: the first sheet is empty (no header row)")
     return header, records, lines, blank, "xlsx", {}
+
+
+def _add_row(rownum: int, values: Iterable[object], header: list[str] | None,
+             records: list[list[str]], lines: list[int], blank: list[int]) -> list[str] | None:
+    """File sheet row ``rownum``: the header (returned), a record or a blank row."""
+    rec = [cell_text(v) for v in values]
+    if all(not cell.strip() for cell in rec):
+        if header is not None:
+            blank.append(rownum)
+    elif header is None:
+        return rec
+    else:
+        records.append(rec)
+        lines.append(rownum)
+    return header
+
+
+def xls_records(path: Path) -> Records:
+    """Header, records, their sheet rows and blank rows after the header of an older
+    ``.xls`` workbook (first sheet), read by python-calamine; a damaged or
+    password-protected workbook is a DataError naming the file."""
+    from python_calamine import load_workbook
+
+    try:
+        wb = load_workbook(str(path))
+        if not wb.sheet_names:
+            raise DataError(f"{path}: unreadable XLS workbook: it has no worksheet")
+        # from row 1 and column A, so row numbers are the sheet's
+        rows = wb.get_sheet_by_index(0).to_python(skip_empty_area=False)
+    except DataError:
+        raise
+    except Exception as exc:  # CalamineError, PasswordError, XmlError, ...
+        raise DataError(f"{path}: unreadable XLS workbook ({type(exc).__name__}: {exc}); "
+                        "open it in Excel and save it as .xlsx (另存为 .xlsx)") from None
+    header: list[str] | None = None
+    records: list[list[str]] = []
+    lines: list[int] = []
+    blank: list[int] = []
+    for rownum, values in enumerate(rows, start=1):
+        header = _add_row(rownum, values, header, records, lines, blank)
+    if header is None:
+        raise DataError(f"{path}: unreadable: the first sheet is empty (no header row)")
+    return header, records, lines, blank, "xls", {}

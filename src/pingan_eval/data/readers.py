@@ -22,8 +22,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from pingan_eval.data.dates import normalize_dates
 from pingan_eval.data.raw_records import ENCODINGS as ENCODINGS
-from pingan_eval.data.raw_records import csv_records, trim_empty_end, xlsx_records
+from pingan_eval.data.raw_records import csv_records, trim_empty_end, xls_records, xlsx_records
 from pingan_eval.data.raw_records import detect_encoding as detect_encoding
 from pingan_eval.errors import DataError
 
@@ -32,20 +33,25 @@ ROW = "source_row"
 
 
 def read_table(path: str | os.PathLike, required: Iterable[str] = (), *,
-               stray_quotes_fatal: bool = True) -> pd.DataFrame:
-    """Read a CSV or XLSX table as stripped text, indexed by spreadsheet row number.
+               stray_quotes_fatal: bool = True, ambiguous_dates_fatal: bool = True
+               ) -> pd.DataFrame:
+    """Read a CSV, XLSX or XLS table as stripped text, indexed by spreadsheet row number.
 
     Parameters
     ----------
     path : path-like
-        A ``.csv`` file (UTF-8, UTF-8 with BOM, GBK or GB18030, detected) or a ``.xlsx``
-        workbook (first sheet).
+        A ``.csv`` file (UTF-8, UTF-8 with BOM, GBK or GB18030, detected), a ``.xlsx``
+        workbook or an older ``.xls`` one (first sheet).
     required : iterable of str
         Columns that must be present; a missing one is fatal.
     stray_quotes_fatal : bool
         Whether rows a stray CSV quote had merged are fatal (default: reference tables)
         or returned one per physical line and listed in ``attrs["stray_quotes"]`` (a
         survey wave, whose validation rejects them).
+    ambiguous_dates_fatal : bool
+        Whether an ambiguous date (``05/11/2026``) in a date column
+        (:data:`~pingan_eval.data.dates.DATE_COLUMNS`) is fatal (default) or left as
+        typed for validation to reject (a survey wave).
 
     Returns
     -------
@@ -61,15 +67,20 @@ def read_table(path: str | os.PathLike, required: Iterable[str] = (), *,
         ``source`` (the path), ``encoding``, ``blank_rows`` (row numbers of empty rows
         between data rows: skipped, they hold no respondent) and ``stray_quotes`` (row ->
         (column, line opened, line closed) of the rows a stray quote had merged, each
-        now its own row).
+        now its own row). Date columns (:data:`~pingan_eval.data.dates.DATE_COLUMNS`)
+        hold ``YYYY-MM-DD`` where Excel wrote an unambiguous ``2026/11/5``,
+        ``2026年11月5日`` or a date with a time; ``attrs["dates_normalized"]`` counts them
+        per column and form, ``attrs["typed_dates"]`` keeps the text as typed
+        (:func:`~pingan_eval.data.dates.normalize_dates`).
 
     Raises
     ------
     DataError
         If the file is missing or unreadable (a damaged workbook, a quote never closed), a
         column name repeats, a column holds data under an empty header cell, a required
-        column is missing, or (``stray_quotes_fatal``) a stray quote merged rows; the
-        message names the file (and the line and column).
+        column is missing, (``stray_quotes_fatal``) a stray quote merged rows, or
+        (``ambiguous_dates_fatal``) a date is ambiguous; the message names the file (and
+        the line and column).
 
     Examples
     --------
@@ -86,6 +97,8 @@ def read_table(path: str | os.PathLike, required: Iterable[str] = (), *,
     try:
         if path.suffix.lower() == ".xlsx":
             header, records, lines, blank, encoding, quotes = xlsx_records(path)
+        elif path.suffix.lower() == ".xls":
+            header, records, lines, blank, encoding, quotes = xls_records(path)
         else:
             header, records, lines, blank, encoding, quotes = csv_records(path)
     except OSError as exc:
@@ -126,6 +139,7 @@ def read_table(path: str | os.PathLike, required: Iterable[str] = (), *,
     blank_rows = [b for b in blank if lines and b < lines[-1]]
     df.attrs.update(source=str(path), encoding=encoding, blank_rows=blank_rows,
                     stray_quotes=quotes)
+    normalize_dates(df, str(path), ambiguous_fatal=ambiguous_dates_fatal)
     return df
 
 

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from pingan_eval.data.codebook import Codebook
+from pingan_eval.data.dates import ambiguous_reason, as_typed
 from pingan_eval.data.personal import PII_COLUMNS as PII_COLUMNS
 from pingan_eval.data.personal import dropped_columns
 from pingan_eval.data.personal import is_personal_column as is_personal_column
@@ -53,6 +54,9 @@ RULES: dict[str, tuple[str, str]] = {
     "village_not_in_fieldwork": ("village has no row in this wave's fieldwork file",
                                  "本期入户记录中无此村/社区"),
     "invalid_date": ("interview_date is not a YYYY-MM-DD date", "访问日期格式错误"),
+    "ambiguous_date": ("interview_date does not write the year first (05/11/2026, 11/5/26): "
+                       "day/month order unknown; write YYYY-MM-DD",
+                       "访问日期未以年份开头，日/月顺序不明，请写作YYYY-MM-DD"),
     "date_outside_period": ("interview_date is outside the period's month", "访问日期不在本期"),
     "unknown_level": ("sex or ethnicity is not a level of census.csv", "性别或民族不在普查类别中"),
     "not_an_integer": ("age or household_adults is not a whole number",
@@ -110,8 +114,8 @@ def validate_wave(
     -------
     pandas.DataFrame
         One row per problem with columns file, row (int), column, value (the text as
-        typed), rule (a key of :data:`RULES`), sorted by row, then rule order, then
-        column. Empty (same columns) when every row is clean.
+        typed, a normalized date too), rule (a key of :data:`RULES`), sorted by row, then
+        rule order, then column. Empty (same columns) when every row is clean.
 
     Notes
     -----
@@ -124,11 +128,12 @@ def validate_wave(
     interviewed per household, so any second respondent is one too many).
     """
     found: list[pd.DataFrame] = []
+    typed = as_typed(wave)  # values as typed (a date Excel wrote 2026/11/5 is shown so)
 
     def add(mask: pd.Series, column: str, rule: str, value: pd.Series | None = None) -> None:
         mask = mask.fillna(False).astype(bool)
         if mask.any():
-            shown = wave[column] if value is None else value
+            shown = typed[column] if value is None else value
             found.append(pd.DataFrame({"row": wave.index[mask.to_numpy()], "column": column,
                                        "value": shown[mask].astype(str).to_numpy(),
                                        "rule": rule}))
@@ -164,7 +169,9 @@ def validate_wave(
         "village_not_in_fieldwork")
 
     date = pd.to_datetime(wave["interview_date"], format="%Y-%m-%d", errors="coerce")
-    add(filled["interview_date"] & date.isna(), "interview_date", "invalid_date")
+    ambiguous = wave["interview_date"].map(ambiguous_reason).notna()
+    add(filled["interview_date"] & date.isna() & ~ambiguous, "interview_date", "invalid_date")
+    add(ambiguous, "interview_date", "ambiguous_date")
     add(date.notna() & (date.dt.strftime("%Y-%m") != period), "interview_date",
         "date_outside_period")
 
@@ -238,7 +245,7 @@ def rejected_rows(wave: pd.DataFrame, problems: pd.DataFrame, *,
     drop = dropped_columns(wave.columns, allowed)
     skip = {*drop["personal"], *drop["other"], "_extra_cells"}
     keep = [c for c in wave.columns if c not in skip]
-    out = wave.loc[wave.index.isin(reasons.index), keep].copy()
+    out = as_typed(wave.loc[wave.index.isin(reasons.index), keep])
     out["reasons"] = reasons.reindex(out.index).to_numpy()
     return out.reset_index().rename(columns={"index": ROW})
 
@@ -293,6 +300,7 @@ def report_markdown(report: Mapping[str, Any], max_problems: int = 200) -> str:
         + (f" (rows {', '.join(map(str, report['blank_rows'][:20]))}"
            f"{' …' if len(report['blank_rows']) > 20 else ''})" if report.get("blank_rows")
            else ""),
+        *_dates_line(report),
         f"- 调查文件 Survey file: `{report['survey_file']}` (编码 encoding: "
         f"{report['encoding']})",
         "- 行号 Row numbers: 与电子表格所见一致（表头为第1行）; as a spreadsheet shows them, "
@@ -343,6 +351,16 @@ def report_markdown(report: Mapping[str, Any], max_problems: int = 200) -> str:
     lines += ["", "## 输入文件 Input files (SHA-256)", ""]
     lines += [f"- `{name}`: `{digest}`" for name, digest in report["inputs"].items()]
     return "\n".join(lines) + "\n"
+
+
+def _dates_line(report: Mapping[str, Any]) -> list[str]:
+    forms = report.get("dates_normalized", [])
+    if not forms:
+        return []
+    return ["- 日期已规范为 Dates normalized to YYYY-MM-DD: " + "; ".join(
+        f"`{_md_escape(d['column'])}` {d['count']} × `{_md_escape(d['form'])}`" for d in forms)
+        + (" (时间已舍去 the time of day was dropped: only the date is used)"
+           if any("time dropped" in d["form"] for d in forms) else "")]
 
 
 def _dropped_line(report: Mapping[str, Any]) -> list[str]:

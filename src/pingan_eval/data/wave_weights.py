@@ -2,8 +2,9 @@
 
 :func:`design_weights` gives each kept respondent its base and non-response weight from
 the frame and the wave's fieldwork counts; :func:`collapse_empty_levels` folds census
-levels without respondents into their township's largest level; :func:`rake_to_census`
-rakes to the folded margins; :func:`trim_to_median` optionally trims;
+levels without respondents into their township's largest level and leaves out the margins
+of a township without any respondent (:func:`empty_township_notes` says so);
+:func:`rake_to_census` rakes to the folded margins; :func:`trim_to_median` optionally trims;
 :func:`weighting_summary` and :func:`fieldwork_notes` are what the validation report
 says of it. The formulas and the R equivalent are in :mod:`pingan_eval.data.prepare`.
 """
@@ -21,7 +22,8 @@ from pingan_eval.errors import CalibrationError, DataError
 from pingan_eval.survey import calibration, weighting
 
 __all__ = ["COLLAPSE_SHARE", "RAKE_EPSILON", "RAKE_MAX_ITER", "collapse_empty_levels",
-           "design_weights", "fieldwork_notes", "rake_margins", "rake_to_census",
+           "design_weights", "empty_township_notes", "fieldwork_notes", "rake_margins",
+           "rake_to_census",
            "thin_township_notes",
            "trim_to_median", "weighting_summary"]
 
@@ -57,6 +59,10 @@ def collapse_empty_levels(df: pd.DataFrame, census: pd.DataFrame,
                           max_share: float = COLLAPSE_SHARE) -> tuple[pd.DataFrame, list[str]]:
     """Merge small census levels that have no respondent into the township's largest level.
 
+    A township with no kept respondent at all has nothing to rake: its margins are left
+    out (see :func:`empty_township_notes`), so the weights of the other townships are
+    raked as usual.
+
     Parameters
     ----------
     df : pandas.DataFrame
@@ -69,9 +75,9 @@ def collapse_empty_levels(df: pd.DataFrame, census: pd.DataFrame,
     Returns
     -------
     margins : pandas.DataFrame
-        ``census`` with each merged level's population moved to the largest level of the
-        same township and margin that has respondents (the merged level keeps population
-        0, which raking ignores).
+        ``census`` without the townships that have no respondent, with each merged
+        level's population moved to the largest level of the same township and margin
+        that has respondents (the merged level keeps population 0, which raking ignores).
     notes : list of str
         One line per merge, for the validation report.
 
@@ -93,6 +99,7 @@ def collapse_empty_levels(df: pd.DataFrame, census: pd.DataFrame,
     >>> print(notes[0])
     A: ethnicity 蒙古族 (population 20, 2.0%) has no respondent; merged into 哈萨克族
     """
+    census = census[census["township"].isin(set(df["township"]))]
     out = census.copy()
     notes = []
     seen = {m: set(zip(df["township"], df[m], strict=True)) for m in set(census["margin"])}
@@ -203,3 +210,23 @@ def thin_township_notes(df: pd.DataFrame) -> list[str]:
     return [f"{town}: respondents in only {n} village this month; its direct estimate has "
             "no degrees of freedom (lonely PSU, see the plan's [estimation] lonely_psu)"
             for town, n in villages.items() if n < 2]
+
+
+def empty_township_notes(df: pd.DataFrame, census: pd.DataFrame) -> list[str]:
+    """A note per census township without any kept respondent this month.
+
+    Its villages were not surveyed or every row of it was rejected: its census margins
+    are left out of the raking (:func:`collapse_empty_levels`), it has no direct estimate
+    this month, and the county's direct estimate covers the other townships only.
+
+    Examples
+    --------
+    >>> census = pd.DataFrame({"township": ["A", "B"]})
+    >>> empty_township_notes(pd.DataFrame({"township": ["A"]}), census)[0].split(";")[0]
+    'B: no respondents this month (no kept row)'
+    """
+    have = set(df["township"])
+    return [f"{town}: no respondents this month (no kept row); its census margins are left "
+            "out of the raking, it has no estimate this month, and the county estimate "
+            "covers the other townships only"
+            for town in dict.fromkeys(census["township"]) if town not in have]

@@ -126,10 +126,13 @@ def read_breakdowns(path: str | os.PathLike, area: str, *,
                     by: Sequence[str] = BREAKDOWN_BY) -> pd.DataFrame:
     """The rows of ``area`` from a CSV of :func:`all_breakdowns`, as :func:`breakdowns` gives.
 
+    No row for ``area`` (a township without any respondent this month) gives an empty
+    table with those columns.
+
     Raises
     ------
     ReportError
-        The file lacks a column, or has no row for ``area``.
+        The file lacks a column.
     """
     from pingan_eval.errors import ReportError
 
@@ -140,8 +143,6 @@ def read_breakdowns(path: str | os.PathLike, area: str, *,
     if missing:
         raise ReportError(f"{path}: not a breakdown table; missing column(s) {missing}")
     rows = table[(table["area"] == area) & table["breakdown"].isin(list(by))]
-    if rows.empty:
-        raise ReportError(f"{path}: no breakdown rows for {area!r}")
     rows = rows.assign(flag_reason=rows["flag_reason"].fillna(""))
     return rows[BREAKDOWN_COLUMNS].reset_index(drop=True)
 

@@ -61,6 +61,8 @@ def methods_table(summary: pd.DataFrame, area: str, *,
     period = str(rows["period"].iloc[0])
     county = rows["area_level"].iloc[0] == "county"
     resp = load_respondents(period, processed_dir)
+    plan = as_plan(plan)
+    absent = [t for t in plan.townships if t not in set(resp["township"])]
     if not county:
         resp = resp[resp["township"] == area]
     frame = read_frame(Path(raw_dir) / "frame.csv")
@@ -102,12 +104,16 @@ def methods_table(summary: pd.DataFrame, area: str, *,
                              "输入各月直接估计及同一村各月之间的抽样相关；某月的估计只用该月及"
                              "此前的数据，已发布的结果不因后续数据改变；均方误差计入方差分量"
                              "估计的不确定性；某乡镇水平明显偏离模型时单独估计其水平"),
-        ("只有一个村有应答的乡镇", _LONELY[as_plan(plan).estimation.lonely_psu]),
+        ("只有一个村有应答的乡镇", _LONELY[plan.estimation.lonely_psu]),
         ("判定规则", "95%置信区间下限≥目标为达标；上限<目标为未达标；区间包含目标为尚无定论；"
                      "各级结论所依据的估计见报告首表“估计依据”"),
         ("可靠性规则", "按美国国家卫生统计中心（NCHS）比例数据呈现标准：有效样本量过小或"
                        "置信区间过宽的估计不予显示，精度较低的估计标注“需谨慎解读”"),
     ]
+    if absent and (county or area in absent):
+        facts.append(("本月没有受访者的乡镇",
+                      f"{'、'.join(absent)}：村未调查或记录全部被剔除，加权时不含其人口普查分布，"
+                      "没有本月直接估计；全县本月直接估计只代表其余乡镇"))
     return pd.DataFrame(facts, columns=["项目", "内容"])
 
 

@@ -93,7 +93,7 @@ def headline_paragraph(summary: pd.DataFrame, area: str, *,
                 said.append(f"**{_names(hit)}{labels.zh('verdict', verdict)}**（{why}）")
         text = (f"**{period_zh(period)}，{md_escape(area)}**居民抽样调查的{len(survey)}项指标"
                 f"（{_basis(survey)}）中：" + "；".join(said) + "。")
-        text += _direct_alone(every, survey)
+        text += _direct_alone(every, survey) + _no_respondents(every, survey, area)
         for flag, what in (("review", "需谨慎解读"), ("suppress", "估计值不予显示")):
             hit = survey[survey["flag"] == flag]
             for reason, group in hit.groupby("flag_reason", sort=True):
@@ -148,6 +148,17 @@ def _direct_alone(every: pd.DataFrame, survey: pd.DataFrame) -> str:
             f"依据{labels.zh('estimator', survey['estimator'].iloc[0])}为{official_decided}项。")
 
 
+def _no_respondents(every: pd.DataFrame, survey: pd.DataFrame, area: str) -> str:
+    """Why the month's direct estimates are missing, where the official ones are others."""
+    if "estimator" not in every or (survey["estimator"] == "direct").all():
+        return ""
+    direct = every[(every["source"] == "survey") & (every["estimator"] == "direct")]
+    if direct.empty or not direct["flag_reason"].eq("no_estimate").all():
+        return ""
+    return (f"本月{md_escape(area)}{labels.zh('flag_reason', 'no_estimate')}（没有受访者），"
+            "没有本月直接估计，结论依据此前各月的样本。")
+
+
 def breakdown_note(table: pd.DataFrame, breakdown: str) -> str:
     """One sentence on what :func:`breakdown_table` hides or marks for ``breakdown``, and why.
 
@@ -160,6 +171,8 @@ def breakdown_note(table: pd.DataFrame, breakdown: str) -> str:
     '2个估计不予显示（无法计算置信区间）。'
     """
     rows = table[table["breakdown"] == breakdown]
+    if rows.empty:
+        return f"本月没有分组估计（{labels.zh('flag_reason', 'no_estimate')}）。"
     parts = []
     modelled = rows["flag_reason"].astype(str).str.split(";").map(lambda c: "model" in c)
     if modelled.any():

@@ -127,7 +127,10 @@ def period_summary(
     ``svyciprop(~I(code == 1), design, method = "logit")``), then
     :func:`pingan_eval.survey.reliability` and :func:`pingan_eval.survey.targets.evaluate` with the
     plan's threshold. The county row of a survey indicator is the whole-design estimate,
-    not an average of the township rows. Pooled and model rows:
+    not an average of the township rows; a township without any respondent this month
+    (its census margins were left out of the raking by ``prepare``) has direct rows with
+    a NaN estimate, ``flag = "suppress"`` (``no_estimate``) and verdict ``undecided``, and
+    the county estimate covers the other townships. Pooled and model rows:
     :func:`pingan_eval.summary.borrowing.borrowed_rows`.
     """
     from pingan_eval.summary.borrowing import borrowed_rows, prepared_periods
@@ -271,12 +274,24 @@ def _survey_rows(period: str, processed_dir: str | os.PathLike, plan: Plan) -> p
         county = design.proportion(target.code).assign(area=plan.county, area_level="county")
         towns = (design.proportion(target.code, by="township")
                  .rename(columns={"township": "area"}).assign(area_level="township"))
-        both = pd.concat([county, towns], ignore_index=True)
+        both = pd.concat([county, towns, _absent_towns(towns, plan)], ignore_index=True)
         both = evaluate(reliability(both), target.threshold)
         frames.append(both.assign(indicator=target.code, name_zh=target.name_zh,
                                   source="survey"))
     out = pd.concat(frames, ignore_index=True)
     return out.assign(period=period, estimator="direct", window_start=period)
+
+
+def _absent_towns(towns: pd.DataFrame, plan: Plan) -> pd.DataFrame:
+    """Rows for the plan townships without any respondent this month (none in the design).
+
+    Estimate and interval NaN, ``n`` and ``df`` 0: :func:`pingan_eval.survey.reliability`
+    suppresses them (``no_estimate``) and the verdict is ``undecided``.
+    """
+    missing = [t for t in plan.townships if t not in set(towns["area"])]
+    return pd.DataFrame({"area": missing, "area_level": "township", "estimate": np.nan,
+                         "se": np.nan, "ci_low": np.nan, "ci_high": np.nan, "df": 0.0,
+                         "n": 0.0, "deff": np.nan})
 
 
 def _register_rows(period: str, raw_dir: Path, plan: Plan,
