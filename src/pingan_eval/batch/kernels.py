@@ -11,7 +11,9 @@ The zygote is single-threaded (forking is safe), is started with
 ``python -c "...; serve()"`` (so nothing of the worker's ``__main__`` is re-imported in a
 kernel, as :mod:`multiprocessing` would), reads one JSON request per line on stdin and
 answers with the kernel's pid. It reaps its kernels, and kills them and exits when the
-worker goes away (end of stdin).
+worker goes away (end of stdin). On Linux the zygote and each kernel are also killed by
+the system the moment their parent ends, however it ends
+(:func:`pingan_eval.batch.lifetime.die_with_parent`).
 
 Elsewhere (Windows, macOS) or with ``PINGAN_EVAL_FORK_KERNELS=0``, kernels are started
 the ordinary way, ``python -m ipykernel_launcher``.
@@ -33,6 +35,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from pingan_eval.batch.lifetime import die_with_parent
+
 __all__ = ["PRELOAD", "ForkedKernel", "fork_available", "serve", "start_forked_kernel",
            "warm_up"]
 
@@ -45,6 +49,8 @@ PRELOAD = (
     "pingan_eval.survey.change", "pingan_eval.registers.judge",
 )
 _SWITCH = "PINGAN_EVAL_FORK_KERNELS"
+#: Tells the zygote the pid of the worker that started it (see die_with_parent).
+_PARENT = "PINGAN_EVAL_ZYGOTE_PARENT"
 _zygote: subprocess.Popen | None = None
 _lock = threading.Lock()
 
@@ -67,6 +73,7 @@ def _running_zygote() -> subprocess.Popen:
         _zygote = subprocess.Popen(
             [sys.executable, "-c", "from pingan_eval.batch.kernels import serve; serve()"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
+            env={**os.environ, _PARENT: str(os.getpid())},
             start_new_session=True)  # Ctrl-C in the terminal is the batch's to handle
         # Stop and reap it when this process ends, so its CPU time (and its kernels')
         # is counted with this process's: atexit for a plain process, a multiprocessing
@@ -177,6 +184,8 @@ def serve() -> None:
     """The zygote's main loop: import :data:`PRELOAD`, then fork one kernel per request."""
     import importlib
 
+    # first of all: die with the worker, even one killed outright
+    die_with_parent(int(os.environ.pop(_PARENT, os.getppid())))
     for name in PRELOAD:
         importlib.import_module(name)
     children: set[int] = set()
@@ -196,9 +205,10 @@ def serve() -> None:
     try:
         for line in sys.stdin:
             request = json.loads(line)
+            zygote = os.getpid()
             pid = os.fork()
             if pid == 0:
-                _kernel_main(request)  # never returns
+                _kernel_main(request, zygote)  # never returns
             children.add(pid)
             sys.stdout.write(json.dumps({"pid": pid}) + "\n")
             sys.stdout.flush()
@@ -211,9 +221,10 @@ def serve() -> None:
                     raise
 
 
-def _kernel_main(request: dict[str, Any]) -> None:
+def _kernel_main(request: dict[str, Any], zygote: int) -> None:
     """The forked kernel: what ``python -m ipykernel_launcher -f FILE`` does."""
     try:
+        die_with_parent(zygote)  # right after the fork: no kernel outlives its zygote
         os.setsid()  # its own process group, so a kill reaches what it started too
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)  # interrupt_kernel

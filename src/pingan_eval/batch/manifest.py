@@ -90,14 +90,17 @@ def _provenance(scheduler: str | None) -> dict[str, Any]:
 def write_manifest(options: BatchOptions, *, start: str, duration: float,
                    estimation_seconds: float, trend_periods: list[str],
                    jobs: Sequence[NotebookJob], results: Sequence[NotebookResult],
-                   unwritten: Sequence[str] = ()) -> Path:
+                   unwritten: Sequence[str] = (),
+                   kept: Sequence[dict[str, Any]] = ()) -> Path:
     """Write ``<folder>/manifest.json``; its path.
 
     ``start`` is the ISO 8601 UTC start of the run, ``duration`` and
     ``estimation_seconds`` its wall-clock seconds; the inputs hashed are the prepared
     ``trend_periods``, the raw registers and task logs, the plan and both notebooks.
     ``unwritten`` names the output files that could not be replaced (the status is then
-    ``failed``).
+    ``failed``). ``kept`` are the manifest rows of townships carried over from an earlier
+    run (with ``kept_from``, that run's start); they follow this run's notebooks and do
+    not count in ``status`` and ``failed``, which describe this run.
     """
     files = {job.area: {"ipynb": Path(job.ipynb_path).name, "html": Path(job.html_path).name}
              for job in jobs}
@@ -121,7 +124,7 @@ def write_manifest(options: BatchOptions, *, start: str, duration: float,
                                 options.plan.path, [options.county_nb, options.township_nb]),
         **_provenance(options.scheduler),
         "notebooks": [{**asdict(r), **files.get(r.area, {"ipynb": None, "html": None})}
-                      for r in results],
+                      for r in results] + [dict(row) for row in kept],
     }
     return atomic_write_text(
         options.folder / "manifest.json",

@@ -234,7 +234,7 @@ def run_notebook(job: NotebookJob) -> NotebookResult:
     # ignore_cleanup_errors: on Windows a just-killed kernel may still hold kernel.log
     with tempfile.TemporaryDirectory(prefix="pingan-nb-", ignore_cleanup_errors=True) as tmp:
         tmp_out = Path(tmp) / "run.ipynb"
-        with Watchdog(job.timeout, Path(tmp) / "kernel.log") as watchdog:
+        with Watchdog(job.timeout, Path(tmp) / "kernel.log", scratch=Path(tmp)) as watchdog:
             try:
                 papermill.execute_notebook(
                     job.notebook,

@@ -17,7 +17,7 @@ import re
 import tempfile
 import time
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -163,14 +163,16 @@ def write_user_summary(folder: Path, summary: pd.DataFrame) -> list[str]:
 
 def write_index(folder: Path, *, county: str, period: str, jobs: Sequence[NotebookJob],
                 results: Sequence[NotebookResult], summary: pd.DataFrame,
-                plan: Plan) -> Path:
+                plan: Plan, pages: Mapping[str, str] | None = None) -> Path:
     """``index.html``: a link to every report page written, run status and verdicts.
 
     ``summary`` is :func:`user_summary`; the index shows its official rows and says what
-    each level's survey verdicts rest on.
+    each level's survey verdicts rest on. ``pages`` names the report page (in ``folder``)
+    of results without a job in this run: areas kept from an earlier run.
     """
     official = summary[summary["official"]]
-    pages = {job.area: Path(job.html_path) for job in jobs}
+    pages = {**{area: folder / name for area, name in (pages or {}).items()},
+             **{job.area: Path(job.html_path) for job in jobs}}
     entries = [ReportEntry(r.area, r.level, r.status,
                            pages[r.area].name if r.area in pages and _exists(pages[r.area])
                            else None, r.error)

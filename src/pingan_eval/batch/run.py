@@ -15,7 +15,9 @@ Output folder ``<out>/<period>/``::
     _data/summary.csv, trends.csv, breakdowns.csv, registers/   what the notebooks read
 
 Every file is written atomically; equal inputs give byte-identical notebooks, HTML, CSV
-and XLSX files (the time stamps live in ``manifest.json`` only).
+and XLSX files (the time stamps live in ``manifest.json`` only). A re-run of some
+townships keeps the other townships of an earlier run of the period in the summary files
+and the index (:mod:`~pingan_eval.batch.previous`).
 
 This module drives the steps, each in its own module: the options and the notebook jobs
 (:mod:`~pingan_eval.batch.jobs`), the estimation once and its cache
@@ -56,6 +58,7 @@ from pingan_eval.batch.outputs import (
     write_user_summary,
 )
 from pingan_eval.batch.outputs import reproducible_xlsx as reproducible_xlsx
+from pingan_eval.batch.previous import merged_summary, previous_run
 from pingan_eval.batch.workers import run_dask, run_local, worker_pool
 
 __all__ = ["USER_COLUMNS", "BatchResult", "main_batch", "run_batch"]
@@ -72,9 +75,10 @@ class BatchResult:
         ``<out>/<period>``.
     index_path, manifest_path : pathlib.Path
     summary : pandas.DataFrame
-        The users' summary table (:data:`USER_COLUMNS`).
+        The users' summary table (:data:`USER_COLUMNS`) as written: this run's areas and
+        those of ``kept``.
     notebooks : tuple of NotebookResult
-        County first, then townships in plan order, then unknown names asked for.
+        This run's: county first, then the townships asked for, then unknown names.
     duration : float
         Wall-clock seconds.
     estimation_seconds : float
@@ -82,6 +86,9 @@ class BatchResult:
     unwritten : tuple of str
         One line per output file that could not be replaced at the end (on Windows:
         ``summary.xlsx`` open in Excel); the other files were still written.
+    kept : tuple of str
+        Townships of an earlier run of the period that this run did not re-run: their
+        rows and index entries were carried over (their reports left as they were).
     """
 
     period: str
@@ -93,6 +100,7 @@ class BatchResult:
     duration: float
     estimation_seconds: float
     unwritten: tuple[str, ...] = ()
+    kept: tuple[str, ...] = ()
 
     @property
     def failed(self) -> tuple[NotebookResult, ...]:
@@ -198,6 +206,11 @@ def run_batch(
     Python literals, so any name is safe).
     ``trend_path`` holds :func:`~pingan_eval.summary.trend_summary` for up to twelve
     prepared months ending with ``period``.
+
+    When the folder already holds a run of ``period`` (its ``manifest.json``), the
+    townships of that run which this one does not re-run keep their rows in
+    ``summary.csv`` / ``summary.xlsx`` and their entries (and links) in ``index.html``;
+    the manifest lists them with ``kept_from``. Their reports are not touched.
     """
     t0 = time.perf_counter()
     start = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -209,6 +222,8 @@ def run_batch(
     folder, county = options.folder, options.plan.county
     check_writable(folder)  # fail before the estimation, not after the reports
     remove_stale_temporaries(folder)
+    previous = previous_run(folder, period, rerun={county, *options.wanted},
+                            townships=options.plan.townships)
 
     with worker_pool(1 if scheduler else options.n_jobs) as pool:
         estimates = estimate_period(options)
@@ -218,24 +233,35 @@ def run_batch(
     results += [unknown_result(t, options.plan.townships) for t in options.unknown]
 
     table = estimates.table
-    summary = user_summary(table[table["area"].isin({county, *options.known})], options.plan)
+    order = [county, *options.plan.townships]
+    summary = merged_summary(
+        user_summary(table[table["area"].isin({county, *options.known})], options.plan),
+        previous.summary, order)
+    listed = _in_order(results + previous.results, order) if previous.results else results
     # A file that cannot be replaced (held open, read-only) is named and skipped: the
     # others, index and manifest included, are still written.
     unwritten = write_user_summary(folder, summary)
     index_path, manifest_path = folder / "index.html", folder / "manifest.json"
     try_write(index_path, lambda: write_index(
-        folder, county=county, period=period, jobs=job_list, results=results,
-        summary=summary, plan=options.plan), unwritten)
+        folder, county=county, period=period, jobs=job_list, results=listed,
+        summary=summary, plan=options.plan, pages=previous.pages), unwritten)
 
     duration = time.perf_counter() - t0
     try_write(manifest_path, lambda: write_manifest(
         options, start=start, duration=duration, estimation_seconds=estimates.seconds,
         trend_periods=estimates.trend_periods, jobs=job_list, results=results,
-        unwritten=list(unwritten)), unwritten)
+        unwritten=list(unwritten), kept=previous.rows), unwritten)
     return BatchResult(period=period, folder=folder, index_path=index_path,
                        manifest_path=manifest_path, summary=summary,
                        notebooks=tuple(results), duration=duration,
-                       estimation_seconds=estimates.seconds, unwritten=tuple(unwritten))
+                       estimation_seconds=estimates.seconds, unwritten=tuple(unwritten),
+                       kept=tuple(previous.areas))
+
+
+def _in_order(results: list[NotebookResult], order: Sequence[str]) -> list[NotebookResult]:
+    """``results`` with the areas in ``order`` (others last, as they came)."""
+    rank = {area: i for i, area in enumerate(order)}
+    return sorted(results, key=lambda r: rank.get(r.area, len(rank)))
 
 
 def _describe(result: NotebookResult) -> str:
@@ -244,8 +270,16 @@ def _describe(result: NotebookResult) -> str:
     return f"{result.area}: {result.status} ({where}{error.get('ename')}: {error.get('evalue')})"
 
 
+class _Stopped(KeyboardInterrupt):
+    """SIGTERM arrived: the batch stops as on Ctrl-C (``signum`` says which signal)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"signal {signum}")
+        self.signum = signum
+
+
 def _raise_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
+    raise _Stopped(signum)
 
 
 def main_batch(args: argparse.Namespace) -> int:
@@ -253,7 +287,9 @@ def main_batch(args: argparse.Namespace) -> int:
 
     Prints the path of ``index.html``; names every failed report, and every output file
     that could not be replaced, on stderr. Returns 0 when every report and file was
-    written, 1 otherwise.
+    written, 1 otherwise. Stopped by Ctrl-C or SIGTERM, it says so in one line on stderr
+    (no traceback) once the workers, their kernels and temporary files are gone, and
+    returns 128 + the signal: 130 (SIGINT) or 143 (SIGTERM).
     """
     townships = None
     if args.townships:  # "A,B" or, typed on a Chinese keyboard, "A，B"
@@ -267,6 +303,12 @@ def main_batch(args: argparse.Namespace) -> int:
             raw_dir=args.raw, processed_dir=args.processed, plan=args.plan,
             timeout=args.timeout, scheduler=args.scheduler, progress=True,
         )
+    except KeyboardInterrupt as exc:
+        signum = exc.signum if isinstance(exc, _Stopped) else signal.SIGINT
+        print(f"pingan-eval batch: stopped by {signal.Signals(signum).name}; the reports "
+              "finished so far are kept, the index and summary were not updated",
+              file=sys.stderr)
+        return 128 + signum
     finally:
         signal.signal(signal.SIGTERM, previous)
     n = len(result.notebooks)

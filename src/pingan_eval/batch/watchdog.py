@@ -3,21 +3,26 @@
 A :class:`Watchdog` is entered around one papermill run: its kernel manager class
 registers every kernel the run starts (forked from the zygote of
 :mod:`pingan_eval.batch.kernels` where it can), a timer kills them when the whole run
-exceeds its limit, and :func:`kill_running_kernels` kills the kernels of every run under
-way in this process (a pool worker being terminated).
+exceeds its limit, :func:`kill_running_kernels` kills the kernels of every run under
+way in this process, and :func:`abort_running_notebooks` also deletes the kernels'
+connection files (their keys) and the runs' scratch folders (a pool worker being
+terminated). A run interrupted in this process (Ctrl-C with ``jobs=1``) is aborted the
+same way.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from pingan_eval.batch import kernels
 
-__all__ = ["Watchdog", "kill_running_kernels"]
+__all__ = ["Watchdog", "abort_running_notebooks", "kill_running_kernels"]
 
 #: Watchdogs of the notebook runs under way in this process (see kill_running_kernels).
 _RUNNING: set[Watchdog] = set()
@@ -34,6 +39,12 @@ def kill_running_kernels() -> None:
         watchdog.kill_kernels()
 
 
+def abort_running_notebooks() -> None:
+    """Stop every notebook run of this process for good (see :meth:`Watchdog.abort`)."""
+    for watchdog in list(_RUNNING):
+        watchdog.abort()
+
+
 class Watchdog:
     """Kills the job's kernel when the whole run exceeds its time limit.
 
@@ -41,10 +52,12 @@ class Watchdog:
     or a kernel stuck outside a cell, needs a bound on the whole run too. nbclient
     notices the dead kernel and stops with ``DeadKernelError``. The kernel's own
     stdout/stderr (ipykernel warnings, a C-level crash message) go to ``kernel_log``
-    rather than over the batch's progress bar.
+    rather than over the batch's progress bar. ``scratch``, the run's temporary folder,
+    is deleted by :meth:`abort`.
     """
 
-    def __init__(self, timeout: float, kernel_log: Path) -> None:
+    def __init__(self, timeout: float, kernel_log: Path, scratch: Path | None = None) -> None:
+        self.scratch = scratch
         self.kernel_managers: list[Any] = []
         self.forked: list[kernels.ForkedKernel] = []
         self.fired = False
@@ -97,18 +110,37 @@ class Watchdog:
         self.fired = True
         self.kill_kernels()
 
+    def _processes(self) -> list[Any]:
+        return [process for km in self.kernel_managers
+                if (process := getattr(km.provisioner, "process", None)
+                    if km.provisioner else None) is not None]
+
     def kill_kernels(self) -> None:
+        for process in self._processes():
+            with contextlib.suppress(OSError):
+                process.kill()
+
+    def abort(self, wait: float = 2.0) -> None:
+        """Kill the kernels, wait (up to ``wait`` s) until they are gone, then delete
+        their connection files (which hold their keys) and the scratch folder."""
+        self.kill_kernels()
+        end = time.monotonic() + wait
+        for process in self._processes():
+            with contextlib.suppress(Exception):
+                process.wait(timeout=max(0.0, end - time.monotonic()))
         for km in self.kernel_managers:
-            process = getattr(km.provisioner, "process", None) if km.provisioner else None
-            if process is not None:
-                with contextlib.suppress(OSError):
-                    process.kill()
+            with contextlib.suppress(Exception):
+                km.cleanup_connection_file()
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
 
     def __enter__(self) -> Watchdog:
         _RUNNING.add(self)
         self._timer.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         self._timer.cancel()
         _RUNNING.discard(self)
+        if exc_type is not None and not issubclass(exc_type, Exception):
+            self.abort()  # Ctrl-C, SystemExit: papermill's own clean-up is not waited for

@@ -3,19 +3,24 @@
 :func:`worker_pool` starts the local workers (spawned, warmed up while the batch
 estimates, stopped with their kernels on Ctrl-C); :func:`run_local` and :func:`run_dask`
 run the jobs and report each result, in the order they finish, to a callback. A worker
-that dies becomes a failed result; the other notebooks go on.
+that dies becomes a failed result; the other notebooks go on. A worker dies with the
+batch, however the batch ends (:func:`pingan_eval.batch.lifetime.die_with_parent`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import datetime, timezone
 
+from pingan_eval.batch.lifetime import die_with_parent
 from pingan_eval.batch.notebook_run import NotebookJob, NotebookResult, run_notebook
 from pingan_eval.errors import ReportError
 from pingan_eval.report.htmlexport import notebook_to_html
@@ -24,6 +29,9 @@ __all__ = ["run_dask", "run_local", "worker_pool"]
 
 #: Called with a job's position in the job list and its result.
 OnDone = Callable[[int, NotebookResult], None]
+#: Seconds a terminated worker has to clean up (kernels, connection files, scratch
+#: folders) before it is killed.
+STOP_GRACE = 5.0
 
 
 def _crashed_result(job: NotebookJob, exc: BaseException) -> NotebookResult:
@@ -44,40 +52,74 @@ def worker_pool(n_jobs: int) -> Iterator[ProcessPoolExecutor | None]:
     "spawn" everywhere: the same behaviour as on Windows and macOS, and no fork of a
     process that already runs threads. On Ctrl-C (or any error) queued notebooks are
     dropped and running workers are terminated; each kills its kernel (own session, so
-    the terminal's SIGINT missed it) before exiting. Files already written are whole
+    the terminal's SIGINT missed it) and deletes the kernel's connection file and its
+    scratch folder before exiting; the batch waits for that (at most
+    :data:`STOP_GRACE` s, then kills the worker). Files already written are whole
     (atomic writes).
     """
     if n_jobs <= 1:
         yield None
         return
     pool = ProcessPoolExecutor(max_workers=n_jobs, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_init_worker)
+                               initializer=_init_worker, initargs=(os.getpid(),))
     try:
-        for _ in range(n_jobs):  # processes are spawned on submit
+        for _ in range(n_jobs):  # processes are spawned on submit (this thread: see lifetime)
             pool.submit(_warm_up)
         yield pool
     except BaseException:
-        for process in list((getattr(pool, "_processes", None) or {}).values()):
-            process.terminate()
-        pool.shutdown(wait=False, cancel_futures=True)
+        with _signals_ignored():  # a second Ctrl-C must not cut the clean-up short
+            _stop_workers(list((getattr(pool, "_processes", None) or {}).values()))
+            pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
 
 
-def _init_worker() -> None:
-    """Pool workers leave Ctrl-C to the parent, which stops them (see worker_pool).
+@contextlib.contextmanager
+def _signals_ignored() -> Iterator[None]:
+    """SIGINT and SIGTERM ignored for a moment (main thread only; elsewhere a no-op)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
-    When the parent terminates a worker, the worker kills its running kernel before it
-    exits, so no kernel outlives the batch.
+
+def _stop_workers(processes: list[multiprocessing.Process]) -> None:
+    """Terminate the workers, give them :data:`STOP_GRACE` s to clean up, kill the rest."""
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError):
+            process.terminate()
+    end = time.monotonic() + STOP_GRACE
+    pending = {process.sentinel: process for process in processes if process.is_alive()}
+    while pending and (left := end - time.monotonic()) > 0:
+        for sentinel in multiprocessing.connection.wait(list(pending), timeout=left):
+            pending.pop(sentinel)
+    for process in pending.values():
+        with contextlib.suppress(OSError, ValueError):
+            process.kill()
+
+
+def _init_worker(parent: int) -> None:
+    """Pool workers die with the batch (``parent``) and leave Ctrl-C to it: it stops them
+    (see worker_pool).
+
+    When the parent terminates a worker, the worker kills its running kernel and deletes
+    the kernel's connection file and the run's scratch folder before it exits, so nothing
+    outlives the batch.
     """
+    die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _stop_worker)
 
 
 def _stop_worker(signum: int, frame: object) -> None:
-    from pingan_eval.batch.watchdog import kill_running_kernels
+    from pingan_eval.batch.watchdog import abort_running_notebooks
 
-    kill_running_kernels()
+    abort_running_notebooks()
     os._exit(128 + signum)
 
 
