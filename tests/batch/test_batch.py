@@ -193,7 +193,7 @@ def test_summary_workbook_is_the_same_bytes_on_every_run(monkeypatch):
 
     monkeypatch.setattr("openpyxl.writer.excel.datetime.datetime", Later)
     assert batch._xlsx_bytes(table) == first
-    pd.testing.assert_frame_equal(pd.read_excel(io.BytesIO(first)), table)
+    pd.testing.assert_frame_equal(pd.read_excel(io.BytesIO(first), engine="openpyxl"), table)
 
 
 def test_rerun_gives_identical_bytes(crash_run, tmp_path):
@@ -339,7 +339,7 @@ def test_batch_summary_files(batch, processed):
     cached = cached[cached["area"].isin(users["area"])].reset_index(drop=True)
     pd.testing.assert_series_equal(users["estimate"], cached["estimate"])
     assert (users["indicator"] == cached["indicator"]).all()
-    xlsx = pd.read_excel(folder / "summary.xlsx", dtype={"period": str})
+    xlsx = pd.read_excel(folder / "summary.xlsx", dtype={"period": str}, engine="openpyxl")
     pd.testing.assert_frame_equal(xlsx, users, check_dtype=False)
 
 
