@@ -11,30 +11,9 @@ from __future__ import annotations
 import pandas as pd
 
 from pingan_eval.plan import Plan
+from pingan_eval.survey.pooling import window_start
 
 __all__ = ["official_rows", "window_start"]
-
-
-def window_start(period: str, window: str) -> str:
-    """The calendar start of a pooling window ending with ``period`` (``YYYY-MM``).
-
-    Examples
-    --------
-    >>> [window_start("2026-11", w) for w in ("rolling3", "quarter", "ytd", "rolling12")]
-    ['2026-09', '2026-10', '2026-01', '2025-12']
-    >>> window_start("2026-02", "rolling3")
-    '2025-12'
-    """
-    year, month = int(period[:4]), int(period[5:7])
-    if window == "rolling3":
-        year, month = (year, month - 2) if month > 2 else (year - 1, month + 10)
-    elif window == "quarter":
-        month = 3 * ((month - 1) // 3) + 1
-    elif window == "ytd":
-        month = 1
-    elif window == "rolling12":
-        year, month = (year, 1) if month == 12 else (year - 1, month + 1)
-    return f"{year:04d}-{month:02d}"
 
 
 def official_rows(summary: pd.DataFrame, plan: Plan) -> pd.DataFrame:
@@ -72,26 +51,28 @@ def official_rows(summary: pd.DataFrame, plan: Plan) -> pd.DataFrame:
     """
     if summary.empty or "estimator" not in summary:
         return summary.reset_index(drop=True)
-    first = plan.estimation.pooled_windows[:1]
-    wanted = []
-    for r in summary[["period", "area_level", "indicator", "source"]].itertuples(index=False):
-        if r.source != "survey":
-            wanted.append(("direct", ""))
-            continue
-        estimator = plan.official_estimator(r.indicator, r.area_level)
-        start = window_start(r.period, first[0]) if estimator == "pooled" and first else ""
-        wanted.append((estimator, start))
-    want = pd.DataFrame(wanted, columns=["estimator", "start"], index=summary.index)
+    s = summary.reset_index(drop=True)
+    survey = s["source"] == "survey"
+    pairs = s.loc[survey, ["indicator", "area_level"]].drop_duplicates()
+    chosen_estimator = {(c, lv): plan.official_estimator(c, lv)
+                        for c, lv in pairs.itertuples(index=False)}
+    want = pd.Series("direct", index=s.index)
+    want[survey] = pd.MultiIndex.from_frame(s.loc[survey, ["indicator", "area_level"]]).map(
+        chosen_estimator)
     # A pooled row is the declared window's when it starts at or after its calendar start
     # (a missing first month shortens the window); the longest such is that window.
-    hit = (summary["estimator"] == want["estimator"]) & (
-        (want["start"] == "") | (summary["window_start"] >= want["start"]))
+    start = pd.Series("", index=s.index)
+    pooled = want == "pooled"
+    first = plan.estimation.pooled_windows[:1]
+    if first and pooled.any():
+        starts = {p: window_start(p, first[0]) for p in s.loc[pooled, "period"].unique()}
+        start[pooled] = s.loc[pooled, "period"].map(starts)
+    hit = (s["estimator"] == want) & ((start == "") | (s["window_start"] >= start))
     keys = ["period", "area", "indicator"]
-    chosen = summary[hit]
-    if (want["estimator"] == "pooled").any():
+    chosen = s[hit]
+    if pooled.any():
         chosen = chosen.sort_values("window_start", kind="stable")
-    chosen = chosen.drop_duplicates(keys).index
-    has = summary.loc[chosen, keys].apply(tuple, axis=1)
-    fallback = summary[(summary["estimator"] == "direct")
-                       & ~summary[keys].apply(tuple, axis=1).isin(set(has))].index
-    return summary.loc[sorted({*chosen, *fallback})].reset_index(drop=True)
+    chosen = chosen.drop_duplicates(keys)
+    covered = pd.MultiIndex.from_frame(s[keys]).isin(pd.MultiIndex.from_frame(chosen[keys]))
+    keep = s.index.isin(chosen.index) | ((s["estimator"] == "direct") & ~covered)
+    return s[keep].reset_index(drop=True)

@@ -17,7 +17,7 @@ import pandas as pd
 from pingan_eval.errors import DesignError, EstimationError
 
 __all__ = ["WINDOWS", "Frames", "as_list", "stack_months", "stacked_weights",
-           "window_periods"]
+           "window_periods", "window_start"]
 
 #: Window names :func:`window_periods` knows.
 WINDOWS: tuple[str, ...] = ("month", "rolling3", "quarter", "ytd", "rolling12")
@@ -29,6 +29,25 @@ def _check_period(period: object, what: str) -> str:
     if not isinstance(period, str) or not _PERIOD.match(period):
         raise EstimationError(f"{what} {period!r} is not a month written YYYY-MM")
     return period
+
+
+def window_start(period: str, window: str) -> str:
+    """The first calendar month of the window that ends with ``period`` (``YYYY-MM``).
+
+    Examples
+    --------
+    >>> [window_start("2026-11", w) for w in ("rolling3", "quarter", "ytd", "rolling12")]
+    ['2026-09', '2026-10', '2026-01', '2025-12']
+    >>> window_start("2026-02", "rolling3")
+    '2025-12'
+    """
+    if window not in WINDOWS:
+        raise EstimationError(f"unknown window {window!r}; valid: {', '.join(WINDOWS)}")
+    end = pd.Period(_check_period(period, "period"), freq="M")
+    start = {"month": end, "rolling3": end - 2,
+             "quarter": end.asfreq("Q").asfreq("M", how="start"),
+             "ytd": pd.Period(year=end.year, month=1, freq="M"), "rolling12": end - 11}[window]
+    return str(start)
 
 
 def window_periods(period: str, window: str, available: Sequence[str]) -> list[str]:
@@ -78,11 +97,8 @@ def window_periods(period: str, window: str, available: Sequence[str]) -> list[s
     if _check_period(period, "period") not in months:
         raise EstimationError(f"period {period!r} has no data; available: "
                               f"{', '.join(months) or 'none'}")
-    end = pd.Period(period, freq="M")
-    start = {"month": end, "rolling3": end - 2,
-             "quarter": end.asfreq("Q").asfreq("M", how="start"),
-             "ytd": pd.Period(year=end.year, month=1, freq="M"), "rolling12": end - 11}[window]
-    return [m for m in months if start <= pd.Period(m, freq="M") <= end]
+    start = window_start(period, window)
+    return [m for m in months if start <= m <= period]
 
 
 def stack_months(frames: Frames, periods: Sequence[str] | None = None, *,

@@ -27,11 +27,12 @@ from pingan_eval.survey._month_stack import (
     stack_months,
     stacked_weights,
     window_periods,
+    window_start,
 )
 from pingan_eval.survey.design import SurveyDesign
 
 __all__ = ["COVARIANCE_COLUMNS", "WINDOWS", "WINDOW_COLUMNS", "month_covariance",
-           "pooled_estimates", "stack_months", "window_periods"]
+           "pooled_estimates", "stack_months", "window_periods", "window_start"]
 
 #: Columns :func:`pooled_estimates` appends to the design's result columns.
 WINDOW_COLUMNS: tuple[str, ...] = ("window_start", "window_end", "months")

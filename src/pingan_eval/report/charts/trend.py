@@ -106,7 +106,6 @@ def trend_plot(trend: pd.DataFrame, area: str, *, county: str | None = None,
     if not codes:
         raise ValueError("trend_plot: the trend table is empty")
     direct = _direct(trend)
-    official = official_rows(trend, as_plan(plan))
     if county is None:
         counties = trend.loc[trend["area_level"] == "county", "area"]
         county = str(counties.iloc[0]) if len(counties) else None
@@ -117,15 +116,14 @@ def trend_plot(trend: pd.DataFrame, area: str, *, county: str | None = None,
     nrows = -(-(len(codes) + 1) // ncols)
     fig, axes = new_figure(nrows, ncols, 4.0 * ncols, 2.7 * nrows + 0.6,
                             sharex=True, sharey=True)
-    mine = official[official["area"] == area]
+    mine = official_rows(trend[trend["area"] == area], as_plan(plan))  # only its line is drawn
     modelled = "estimator" in mine and bool((mine["estimator"] != "direct").any())
-    line = official
     own = trend[(trend["area"] == area) & (trend["flag"] != "suppress")]
     lo, hi = limits(own["ci_low"], float(trend["target"].min()))
     flat = list(axes.ravel())
     xs = np.arange(len(periods))
     for ax, code in zip(flat, codes, strict=False):
-        rows = _by_period(line, area, code, periods)
+        rows = _by_period(mine, area, code, periods)
         shown = rows["flag"].ne("suppress") & rows["estimate"].notna()
         est = rows["estimate"].where(shown)
         ax.fill_between(xs, rows["ci_low"].where(shown), rows["ci_high"].where(shown),
