@@ -121,6 +121,9 @@ class PrepareResult:
         Kish's weighting design effect of the final weights, county-wide.
     report : dict
         The content of ``validation.json``.
+    warnings : tuple of str
+        The report's notes on townships this month cannot estimate on its own (no
+        respondent; respondents in one village): ``pingan-eval prepare`` prints them.
     """
 
     period: str
@@ -130,6 +133,7 @@ class PrepareResult:
     rejected: int
     kish_deff: float
     report: dict[str, Any]
+    warnings: tuple[str, ...] = ()
 
     @property
     def validation_md(self) -> Path:
@@ -267,12 +271,12 @@ def prepare_period(period: str, raw_dir: str | Path = paths.SAMPLE_RAW_DIR,
             f"({n_rej / n_read:.1%}), above the limit {max_rejected:.1%}; previous output "
             f"kept; see {failed / 'validation.md'}")
 
-    df, margins, report["weighting"], report["notes"] = _weighted(kept, wave, trim)
+    df, margins, report["weighting"], report["notes"], warnings = _weighted(kept, wave, trim)
     folder = out_dir / period
     _write_prepared(folder, df, rejected, margins, report)
     shutil.rmtree(out_dir / f"{period}.failed", ignore_errors=True)  # stale failure report
     return PrepareResult(period, folder, n_read, n_kept, n_rej,
-                         report["weighting"]["kish_deff"], report)
+                         report["weighting"]["kish_deff"], report, tuple(warnings))
 
 
 @dataclass(frozen=True, eq=False)
@@ -341,9 +345,9 @@ def _validate(wave: _Wave, raw_dir: Path, period: str, max_rejected: float
 
 
 def _weighted(kept: pd.DataFrame, wave: _Wave, trim: float | None
-              ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any], list[str]]:
+              ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any], list[str], list[str]]:
     """The respondents with their final weights, sorted; the margins raked to; the report's
-    weighting summary and notes."""
+    weighting summary and notes; the notes that are warnings."""
     df = _respondents(kept, wave.frame, wave.fieldwork, wave.codebook)
     margins, merged = collapse_empty_levels(df, wave.census)
     weights, rake = rake_to_census(df, margins)
@@ -353,11 +357,11 @@ def _weighted(kept: pd.DataFrame, wave: _Wave, trim: float | None
     df = df.sort_values(["township", "village", "respondent_id"], kind="stable")
     df = df[list(RESPONDENT_COLUMNS)].reset_index(drop=True)
     summary = weighting_summary(df, rake, trim)
-    notes = (empty_township_notes(df, wave.census) + merged
-             + fieldwork_notes(df, wave.fieldwork) + thin_township_notes(df))
+    empty, thin = empty_township_notes(df, wave.census), thin_township_notes(df)
+    notes = empty + merged + fieldwork_notes(df, wave.fieldwork) + thin
     if not rake["converged"]:
         notes.append(f"raking did not converge in {RAKE_MAX_ITER} iterations")
-    return df, margins, summary, notes
+    return df, margins, summary, notes, empty + thin
 
 
 def _write_reports(folder: Path, report: dict[str, Any]) -> None:
@@ -404,9 +408,8 @@ def main_prepare(args: argparse.Namespace) -> int:
             continue
         print(f"{period}: read {r.read}, kept {r.kept}, rejected {r.rejected} "
               f"({r.rejected / r.read:.1%}); Kish deff {r.kish_deff:.2f}; {r.validation_md}")
-        for note in r.report.get("notes", []):
-            if "lonely PSU" in note or "no respondents this month" in note:
-                print(f"pingan-eval prepare: warning: {period}: {note}", file=sys.stderr)
+        for note in r.warnings:
+            print(f"pingan-eval prepare: warning: {period}: {note}", file=sys.stderr)
     if failed:
         print(f"pingan-eval prepare: failed: {', '.join(failed)}", file=sys.stderr)
     return 2 if failed else 0
