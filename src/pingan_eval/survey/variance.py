@@ -214,19 +214,19 @@ def calibrated_variance(x: np.ndarray, pairs: DomainPairs, structure: Structure,
     """
     k = pairs.n_domains
     n_strata = structure.n_strata
-    totals = _calibrated_totals(x, pairs, structure, steps)   # (P, k)
-    pair_psu, pair_domain = np.divmod(np.arange(totals.size), k)
-    # Every (domain, stratum) group has pairs, so the groups are all of 0 .. k H - 1 in
-    # order: no need to sort the P k pairs (as _groups would) to number them.
-    pair_group = pair_domain * n_strata + structure.psu_stratum[pair_psu]
+    totals = _calibrated_totals(x, pairs, structure, steps)   # (P, k), sparse
+    # Only the non-zero PSU totals are summed: a (domain, stratum) group's zero totals
+    # are its absent PSUs (_stratified_sum pads them), and a group with none is zero.
+    # A township domain's residuals stay in its township, so this is P, not P k.
+    pair_group = totals.col * n_strata + structure.psu_stratum[totals.row]
     group_domain, group_stratum = np.divmod(np.arange(k * n_strata), n_strata)
     present = np.ones(len(group_domain), dtype=bool)
-    return _stratified_sum(totals.ravel(), pair_group, group_domain, group_stratum,
+    return _stratified_sum(totals.data, pair_group, group_domain, group_stratum,
                            present, k, structure)
 
 
 def _calibrated_totals(x: np.ndarray, pairs: DomainPairs, structure: Structure,
-                       steps: Sequence[Any]) -> np.ndarray:
+                       steps: Sequence[Any]) -> sparse.coo_matrix:
     """PSU totals, shape (P, n_domains), of the influence matrix residualized on the
     calibration: rows outside a domain get non-zero residuals, so every PSU counts."""
     from pingan_eval.survey import calibration
@@ -240,7 +240,9 @@ def _calibrated_totals(x: np.ndarray, pairs: DomainPairs, structure: Structure,
     resid = calibration.residualize(infl, steps)
     indicator = sparse.csr_matrix(
         (np.ones(n), (structure.psu, np.arange(n))), shape=(structure.n_psus, n))
-    return (indicator @ resid).toarray()
+    totals = (indicator @ resid).tocoo()
+    totals.sum_duplicates()
+    return totals
 
 
 def _stratified_sum(totals: np.ndarray, pair_group: np.ndarray, group_domain: np.ndarray,
