@@ -121,13 +121,17 @@ def normalize_dates(df: pd.DataFrame, source: str, *, ambiguous_fatal: bool) -> 
     counts: Counter[tuple[str, str]] = Counter()
     typed: dict[str, dict[Any, str]] = {}
     for col in sorted(DATE_COLUMNS & set(df.columns)):
+        # a register's dates repeat: parse each distinct text once
+        distinct = pd.unique(df[col].to_numpy())
         if ambiguous_fatal:
-            reasons = df[col].map(ambiguous_reason)
+            reason = dict(zip(distinct, map(ambiguous_reason, distinct), strict=True))
+            reasons = df[col].map(reason)
             if reasons.notna().any():
                 row = reasons.notna().idxmax()
                 raise DataError(f"{source}: row {row}, column {col}: ambiguous_date: "
                                 f"{reasons[row]}")
-        done = df[col].map(normalize_date)
+        parsed = dict(zip(distinct, map(normalize_date, distinct), strict=True))
+        done = df[col].map(parsed)
         changed = done.notna()
         if not changed.any():
             continue

@@ -84,8 +84,13 @@ def unsupported(register: pd.DataFrame, plan: Plan) -> set[str]:
 
 
 def assess(reg: pd.DataFrame, elig: pd.DataFrame, plan: Plan, day: pd.Timestamp,
-            skip: frozenset[str]) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
-    """Defects seen by ``day`` (long table over register rows), held and counted masks."""
+            skip: frozenset[str], *, details: bool = True
+            ) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+    """Defects seen by ``day`` (long table over register rows), held and counted masks.
+
+    ``details=False`` leaves the ``detail`` texts empty: counting needs only which rows
+    are flawed, and writing a text for each of a large register's rows is most of the work.
+    """
     cells = {t.category: t for t in plan.cells}
     cat = reg["category"]
     named = reg["named_on"].notna() & (reg["named_on"] <= day)
@@ -99,8 +104,10 @@ def assess(reg: pd.DataFrame, elig: pd.DataFrame, plan: Plan, day: pd.Timestamp,
         mask = mask.fillna(False).astype(bool)
         if rule not in skip and mask.any():
             sub = reg[mask]
-            found.append(pd.DataFrame({"row": sub.index, "rule": rule, "detail": detail(sub),
-                                       "detail_zh": detail_zh(sub)}, index=sub.index))
+            texts = ({"detail": detail(sub), "detail_zh": detail_zh(sub)} if details
+                     else {"detail": "", "detail_zh": ""})
+            found.append(pd.DataFrame({"row": sub.index, "rule": rule, **texts},
+                                      index=sub.index))
 
     def ymd(sub: pd.DataFrame, col: str, blank: str = "blank") -> pd.Series:
         return sub[col].dt.strftime("%Y-%m-%d").fillna(blank).astype(object)
@@ -197,7 +204,7 @@ def assess(reg: pd.DataFrame, elig: pd.DataFrame, plan: Plan, day: pd.Timestamp,
 def pair_counts(reg: pd.DataFrame, elig: pd.DataFrame, plan: Plan, day: pd.Timestamp,
                  skip: frozenset[str]) -> pd.DataFrame:
     """Per eligible township x category on ``day``: named (counted), defective, revoked."""
-    _, held, counted = assess(reg, elig, plan, day, skip)
+    _, held, counted = assess(reg, elig, plan, day, skip, details=False)
     revoked = (reg["named_on"].notna() & (reg["named_on"] <= day)
                & reg["revoked_on"].notna() & (reg["revoked_on"] <= day))
     per_unit = reg[["township", "category"]].assign(
