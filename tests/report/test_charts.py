@@ -3,6 +3,7 @@ and give the same picture every run."""
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import matplotlib as mpl
@@ -16,6 +17,8 @@ from matplotlib.patches import Rectangle
 from pingan_eval import labels
 from pingan_eval.plan import load_plan
 from pingan_eval.report import charts
+from pingan_eval.summary import official_rows
+from pingan_eval.summary.peers import peer_distribution
 from pingan_eval.report.fonts import (
     BUNDLED_FAMILY,
     BUNDLED_FONT,
@@ -35,7 +38,8 @@ def _all_report_words() -> str:
     words += ["与全县、其他乡镇比较：估计值及95%置信区间（）", "近个月走势（阴影为置信区间）",
               "各乡镇平安细胞命名率（截至；红框：低于目标，—：无应创建单位）", "空心、虚线：",
               "估计值与置信区间", "目标 ≥95%", "月\n2026", "全县", "哈萨克族汉族回族蒙古族其他男女",
-              "样本过少或区间过宽", "×"]
+              "样本过少或区间过宽", "×", "全部个乡镇",
+              "各乡镇估计值：25%—75%分位（须线10%—90%，竖线中位数）"]
     return " ".join(words)
 
 
@@ -62,6 +66,31 @@ def test_bundled_font_draws_every_report_word():
         assert setup_cjk_font(candidates=()) == BUNDLED_FAMILY
         assert mpl.rcParams["font.sans-serif"][:2] == [BUNDLED_FAMILY, "DejaVu Sans"]
         assert _glyph_warnings(lambda: _render_words(_all_report_words())) == []
+
+
+def test_bundled_font_in_every_weight_logs_nothing(tmp_path):
+    """A bold title in the bundled font (one weight only), with a fresh matplotlib font
+    cache (MPLCONFIGDIR empty: the cache of a new machine, or a stale one) and no system
+    CJK font: nothing reaches stderr, where a report would show it as a pink box
+    (``findfont: Failed to find font weight bold for PinganEval Sans SC``)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import matplotlib\n"
+        "matplotlib.use('Agg')\n"
+        "from matplotlib.figure import Figure\n"
+        "from pingan_eval.report import charts, fonts\n"
+        "assert fonts.setup_cjk_font(candidates=()) == fonts.BUNDLED_FAMILY\n"
+        "fonts.setup_cjk_font(candidates=())  # twice: idempotent\n"
+        "fig = Figure(); ax = fig.subplots()\n"
+        "for w in ('light', 'normal', 'medium', 'semibold', 'bold', 'heavy', 'black'):\n"
+        "    ax.set_title('青河镇 平安建设', fontweight=w); charts.png_bytes(fig)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "MPLCONFIGDIR": str(tmp_path)}, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stderr == ""
 
 
 def test_without_cjk_font_there_is_a_warning_and_missing_glyphs():
@@ -221,16 +250,29 @@ def _long_named_county(n: int) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def test_forest_plot_of_a_large_county_folds_the_other_townships():
+def test_forest_plot_of_a_large_county_folds_the_townships_into_their_spread():
     many = _long_named_county(charts.FOREST_FULL_ROWS + 5)
     town = "布尔根河谷边境04乡"
     fig = charts.forest_plot(many, town)
     rows = [t.get_text() for t in fig.axes[0].get_yticklabels()]
-    assert rows == [PLAN.county, town, f"其他{charts.FOREST_FULL_ROWS + 4}个乡镇"]
+    n = charts.FOREST_FULL_ROWS + 5
+    assert rows == [PLAN.county, town, f"全部{n}个乡镇"]
     shown = many[(many["indicator"] == "awareness") & (many["source"] == "survey")]
-    strip = [line for line in fig.axes[0].lines if line.get_marker() == "|"]
-    others = shown[~shown["area"].isin([PLAN.county, town]) & (shown["flag"] != "suppress")]
-    assert len(strip) == 1 and sorted(strip[0].get_xdata()) == sorted(others["estimate"])
+    towns = shown[(shown["area_level"] == "township") & (shown["flag"] != "suppress")]
+    towns = official_rows(towns, PLAN)["estimate"]
+    box = fig.axes[0].patches[-1]
+    assert box.get_x() == pytest.approx(towns.quantile(0.25))
+    assert box.get_x() + box.get_width() == pytest.approx(towns.quantile(0.75))
+    whisker = [line for line in fig.axes[0].lines
+               if list(line.get_xdata()) == pytest.approx([towns.quantile(0.1),
+                                                          towns.quantile(0.9)])]
+    assert len(whisker) == 1
+    # the batch's slice (own and county rows) with the cached spread draws the same rows
+    sliced = many[many["area"].isin([PLAN.county, town])]
+    peers = peer_distribution(many, PLAN)
+    again = charts.forest_plot(sliced, town, peers=peers)
+    assert [t.get_text() for t in again.axes[0].get_yticklabels()] == rows
+    assert again.axes[0].patches[-1].get_x() == pytest.approx(box.get_x())
     # the county overview still lists every township, as does a small county's report
     county_rows = charts.forest_plot(many, PLAN.county).axes[0].get_yticklabels()
     assert len(county_rows) == charts.FOREST_FULL_ROWS + 6

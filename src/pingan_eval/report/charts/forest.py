@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Rectangle
 
 from pingan_eval import labels
 from pingan_eval.plan import PlanLike, as_plan
@@ -29,11 +30,11 @@ from pingan_eval.report.charts.layout import (
     suptitle,
 )
 from pingan_eval.summary.official import official_rows
+from pingan_eval.summary.peers import peer_distribution
 
 _HIGHLIGHT = "#FFF3C4"
-#: The other townships' estimates on one row of a large county's forest plot.
-_STRIP = {"linestyle": "", "marker": "|", "markersize": 11, "markeredgewidth": 1.2,
-          "color": "#7F7F7F", "alpha": 0.6}
+#: The townships' spread on one row of a large county's forest plot.
+_BOX = {"facecolor": "#D9D9D9", "edgecolor": "#7F7F7F", "linewidth": 1.0}
 #: Above this many areas, a township's forest plot folds the other townships into a strip.
 FOREST_FULL_ROWS = 15
 
@@ -54,7 +55,8 @@ def _legend_handles(table: pd.DataFrame, target: float | None) -> list:
 
 
 def forest_plot(summary: pd.DataFrame, area: str, *, period: str | None = None,
-                indicators: Sequence[str] | None = None, plan: PlanLike = None) -> Figure:
+                indicators: Sequence[str] | None = None, plan: PlanLike = None,
+                peers: pd.DataFrame | None = None) -> Figure:
     """Estimates and 95 % intervals of ``area`` beside the county and the other townships.
 
     Parameters
@@ -71,6 +73,10 @@ def forest_plot(summary: pd.DataFrame, area: str, *, period: str | None = None,
     plan : Plan, path or None
         Which estimate of each area is drawn: the official one
         (:func:`~pingan_eval.summary.official_rows`); ``None`` reads the shipped plan.
+    peers : pandas.DataFrame, optional
+        :func:`~pingan_eval.summary.peers.peer_distribution` of the period. Given (the
+        batch gives a large county's township reports their own and the county's rows
+        and this), the townships are one row: the spread of their estimates.
 
     Returns
     -------
@@ -79,9 +85,10 @@ def forest_plot(summary: pd.DataFrame, area: str, *, period: str | None = None,
         target as a dashed line. Colour and shape give the verdict; flagged estimates
         are hollow with a dotted interval (``review``) or replaced by a note
         (``suppress``). For a township of a county with more than
-        :data:`FOREST_FULL_ROWS` areas the other townships share one row, as grey
-        ticks at their estimates (suppressed ones left out), so the township's own row
-        stays readable; the county overview always lists every township.
+        :data:`FOREST_FULL_ROWS` areas (or given ``peers``) the townships share one row,
+        a box from their 25th to 75th percentile with whiskers from the 10th to the 90th
+        and a tick at the median (suppressed estimates left out), so the township's own
+        row stays readable; the county overview always lists every township.
 
     Examples
     --------
@@ -103,12 +110,14 @@ def forest_plot(summary: pd.DataFrame, area: str, *, period: str | None = None,
     period = period or str(survey["period"].iloc[0])
     is_county = (survey.loc[survey["area"] == area, "area_level"] == "county").any()
     counties = list(dict.fromkeys(survey.loc[survey["area_level"] == "county", "area"]))
-    others = [a for a in areas if a != area and a not in counties]
-    # A township of a large county: its own and the county's rows, the others as a strip
-    # of points (a hundred labelled rows in every township report would bury it).
+    # A township of a large county: its own and the county's rows, the townships as the
+    # spread of their estimates (a hundred labelled rows in every report would bury it).
     strip = None
-    if not is_county and area in areas and len(areas) > FOREST_FULL_ROWS:
-        strip = f"其他{len(others)}个乡镇"
+    if not is_county and area in areas and (peers is not None or len(areas) > FOREST_FULL_ROWS):
+        if peers is None:
+            peers = peer_distribution(summary, as_plan(plan))
+        peers = peers[peers["period"] == period].set_index("indicator")
+        strip = f"全部{int(peers['townships'].max()) if len(peers) else 0}个乡镇"
         rows_shown = [*counties, area, strip]
     else:
         rows_shown = areas
@@ -123,9 +132,8 @@ def forest_plot(summary: pd.DataFrame, area: str, *, period: str | None = None,
             ax.axhspan(y[area] - 0.45, y[area] + 0.45, color=_HIGHLIGHT, zorder=0)
         labelled = rows[rows["area"].isin(list(y))]
         _intervals(ax, labelled, np.array([y[a] for a in labelled["area"]], dtype=float), lo)
-        if strip is not None:
-            rest = rows[rows["area"].isin(others) & (rows["flag"] != "suppress")]
-            ax.plot(rest["estimate"], np.full(len(rest), float(y[strip])), **_STRIP)
+        if strip is not None and code in peers.index:
+            _spread(ax, peers.loc[code], float(y[strip]))
         ax.axvline(float(rows["target"].iloc[0]), **TARGET, zorder=1)
         set_title(ax, str(rows["name_zh"].iloc[0]))
         ax.set_xlim(lo, hi)
@@ -144,12 +152,21 @@ def forest_plot(summary: pd.DataFrame, area: str, *, period: str | None = None,
     handles = _legend_handles(shown[shown["area"].isin(list(y))],
                               float(survey["target"].iloc[0]))
     if strip is not None:
-        handles.insert(-1, Line2D([], [], label="其他乡镇估计值（不含区间）", **_STRIP))
+        handles.insert(-1, Patch(label="各乡镇估计值：25%—75%分位（须线10%—90%，竖线中位数）",
+                                 **_BOX))
     top = suptitle(fig, f"{heading}比较：估计值及95%置信区间（{period}）{_basis(survey)}")
     bottom = figure_legend(fig, handles, ncol=6)
     layout_rows(fig, axes, shown_names, top=top, bottom=bottom, lo=lo, hi=hi,
                  label_size=mpl.rcParams["ytick.labelsize"], bold=name)
     return fig
+
+
+def _spread(ax, q: pd.Series, y: float) -> None:
+    """The townships' quartile box, 10-90 % whiskers and median tick at row ``y``."""
+    ax.plot([q["q10"], q["q90"]], [y, y], color=_BOX["edgecolor"], linewidth=1.0, zorder=2)
+    ax.add_patch(Rectangle((q["q25"], y - 0.22), q["q75"] - q["q25"], 0.44, zorder=3, **_BOX))
+    ax.plot([q["q50"], q["q50"]], [y - 0.22, y + 0.22], color="#404040", linewidth=1.6,
+            zorder=4)
 
 
 def _basis(survey: pd.DataFrame) -> str:
