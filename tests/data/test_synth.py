@@ -17,13 +17,19 @@ import pytest
 from scipy import stats
 
 from pingan_eval import cli, paths
+from pingan_eval.data.codebook import load_codebook
+from pingan_eval.data.column_map import COLUMN_MAP_FILE, load_column_map
+from pingan_eval.data.prepare import available_periods, survey_files
 from pingan_eval.data.synth import CATEGORIES, TOWNSHIPS, synth_county
 from pingan_eval.data.synth.generate import _pps_systematic
+from pingan_eval.data.wave_files import read_mapped_wave
 from pingan_eval.errors import PinganEvalError
 
 SAMPLE = paths.SAMPLE_RAW_DIR
 WAVES = ["2025-12"] + [f"2026-{m:02d}" for m in range(1, 12)]
 ENCODING = {"2026-09": "gb18030", "2026-08": "utf-8-sig"}
+#: Waves shipped as 问卷星 exports (columns.toml maps them): 2026-07 text, 2026-06 number.
+EXPORTED = {"2026-06": "number", "2026-07": "text"}
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -32,7 +38,13 @@ def _tree(root: Path) -> dict[str, bytes]:
 
 
 def _survey(period: str, root: Path = SAMPLE) -> pd.DataFrame:
-    """A wave as text, exactly as written (no type guessing)."""
+    """A wave as text, exactly as written (no type guessing); an export wave as its column
+    map reads it (the canonical columns)."""
+    if period in EXPORTED:
+        wave = read_mapped_wave(survey_files(root, period),
+                                load_column_map(root / COLUMN_MAP_FILE), raw_dir=root,
+                                codebook=load_codebook(root / "codebook.csv"), period=period)
+        return wave.rows.reset_index(drop=True)
     text = (root / "survey" / f"{period}.csv").read_bytes().decode(ENCODING.get(period, "utf-8"))
     return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
 
@@ -120,7 +132,7 @@ def test_census_margins_agree_with_the_frame():
 def test_waves_match_fieldwork_and_the_readme():
     frame = pd.read_csv(SAMPLE / "frame.csv")
     village_town = frame.set_index("village")["township"]
-    assert sorted(p.stem for p in (SAMPLE / "survey").glob("*.csv")) == WAVES
+    assert available_periods(SAMPLE) == WAVES
     for period in WAVES[:-1]:  # the last wave carries the planted errors
         s = _survey(period)
         fw = pd.read_csv(SAMPLE / "fieldwork" / f"{period}.csv")
@@ -152,6 +164,25 @@ def test_encodings_and_personal_data():
         assert has_personal == (period == "2026-10")
     ids = _survey("2026-10")["id_card"]
     assert ids.str.fullmatch(r"990000\d{11}[\dX]").all()
+
+
+def test_two_waves_are_wjx_exports_with_their_column_map():
+    text = (SAMPLE / "survey" / "2026-07.csv").read_bytes()
+    with pytest.raises(UnicodeDecodeError):
+        text.decode("utf-8")
+    header = text.decode("gbk").splitlines()[0].split(",")
+    assert header[:6] == ["序号", "提交答卷时间", "所用时间", "来源", "来源详情", "来自IP"]
+    assert "其他〖" in text.decode("gbk") and "(跳过)" in text.decode("gbk")
+    books = sorted(p.name for p in (SAMPLE / "survey" / "2026-06").iterdir())
+    assert books == sorted(f"{t}.xlsx" for t in TOWNSHIPS)
+    m = load_column_map(SAMPLE / COLUMN_MAP_FILE)
+    assert {s.mode for s in m.sources} == {"text", "number"}
+    assert m.source_for("survey/2026-07.csv").mode == "text"
+    assert m.source_for("survey/2026-06/青河镇.xlsx").mode == "number"
+    for period in EXPORTED:
+        s = _survey(period)
+        assert s["respondent_id"].str.fullmatch(period + r"-\d{6}").all()
+        assert s["respondent_id"].is_unique and not s["ethnicity"].str.contains("〖").any()
 
 
 def test_truth_has_both_sides_of_the_target():

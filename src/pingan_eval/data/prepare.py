@@ -1,7 +1,9 @@
 """``pingan-eval prepare``: a raw survey wave in, clean weighted respondents out.
 
-For one period ``YYYY-MM`` this reads ``<raw>/survey/<period>.csv`` (``.xlsx``, ``.xls``) with
-the frame, census, codebook and the wave's fieldwork counts, checks every row
+For one period ``YYYY-MM`` this reads ``<raw>/survey/<period>.csv`` (``.xlsx``, ``.xls``; or
+a survey export, one file or a folder ``survey/<period>/`` of them, through the dataset's
+column map ``columns.toml``: :mod:`pingan_eval.data.column_map`) with the frame, census,
+codebook and the wave's fieldwork counts, checks every row
 (:mod:`pingan_eval.data.validation`), recodes answers into indicators
 (:mod:`pingan_eval.data.codebook`), weights the kept respondents and writes
 ``<out>/<period>/`` in one atomic step:
@@ -66,11 +68,13 @@ import pandas as pd
 
 from pingan_eval import paths
 from pingan_eval.data.codebook import Codebook, load_codebook
+from pingan_eval.data.column_map import COLUMN_MAP_FILE, load_column_map
 from pingan_eval.data.processed import RESPONDENT_COLUMNS
 from pingan_eval.data.processed import load_design as load_design
 from pingan_eval.data.processed import load_respondents as load_respondents
 from pingan_eval.data.readers import (
     AGE_GROUPS,
+    ROW,
     read_census,
     read_fieldwork,
     read_frame,
@@ -87,6 +91,7 @@ from pingan_eval.data.validation import (
     validate_wave,
     wave_columns,
 )
+from pingan_eval.data.wave_files import MappedWave, read_mapped_wave
 from pingan_eval.data.wave_weights import COLLAPSE_SHARE as COLLAPSE_SHARE
 from pingan_eval.data.wave_weights import RAKE_EPSILON as RAKE_EPSILON
 from pingan_eval.data.wave_weights import (
@@ -104,6 +109,7 @@ from pingan_eval.errors import DataError, PinganEvalError, ValidationFailed
 from pingan_eval.fileio import atomic_directory, sha256_file
 
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_SUFFIXES = (".csv", ".xlsx", ".xls")
 
 
 @dataclass(frozen=True)
@@ -142,7 +148,8 @@ class PrepareResult:
 
 
 def available_periods(raw_dir: str | Path = paths.SAMPLE_RAW_DIR) -> list[str]:
-    """Periods with a survey wave under ``raw_dir/survey`` (``.csv``/``.xlsx``/``.xls``), sorted.
+    """Periods with a survey wave under ``raw_dir/survey`` (``.csv``/``.xlsx``/``.xls``, or a
+    ``<period>/`` folder of such files, read through the column map), sorted.
 
     Examples
     --------
@@ -158,25 +165,42 @@ def available_periods(raw_dir: str | Path = paths.SAMPLE_RAW_DIR) -> list[str]:
     if not folder.is_dir():
         return []
     return sorted({p.stem for p in folder.iterdir()
-                   if p.suffix.lower() in (".csv", ".xlsx", ".xls") and _PERIOD.match(p.stem)})
+                   if p.suffix.lower() in _SUFFIXES and _PERIOD.match(p.stem)}
+                  | {p.name for p in folder.iterdir()
+                     if p.is_dir() and _PERIOD.match(p.name) and _wave_files(p)})
+
+
+def _wave_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in _SUFFIXES and p.is_file()
+                  and not p.name.startswith(("~$", ".")))
 
 
 def survey_file(raw_dir: str | Path, period: str) -> Path:
-    """The wave file of ``period``; DataError if the period is malformed or unknown."""
+    """The wave of ``period``: its file, or its folder ``survey/<period>/`` of export files
+    (one per township, say); DataError if the period is malformed or unknown."""
     raw_dir = Path(raw_dir)
     folder = raw_dir / "survey"
     if not _PERIOD.match(str(period)):
         raise DataError(f"{folder}: unknown period {period!r}: periods are written YYYY-MM")
     found = sorted(p for p in folder.glob(f"{period}.*")
-                   if p.suffix.lower() in (".csv", ".xlsx", ".xls") and p.is_file())
+                   if p.suffix.lower() in _SUFFIXES and p.is_file())
+    if (folder / period).is_dir() and _wave_files(folder / period):
+        found.append(folder / period)
     if not found:
         have = ", ".join(available_periods(raw_dir)) or "none"
         raise DataError(f"{folder}: unknown period {period!r}: no {period}.csv, "
-                        f".xlsx or .xls (available: {have})")
+                        f".xlsx, .xls or {period}/ folder (available: {have})")
     if len(found) > 1:
         raise DataError(f"{folder}: period {period!r} has both {found[0].name} and "
                         f"{found[1].name}; keep one")
     return found[0]
+
+
+def survey_files(raw_dir: str | Path, period: str) -> list[Path]:
+    """The file(s) of ``period``'s wave: ``[survey/<period>.csv]`` (or .xlsx, .xls), or every
+    ``.csv``/``.xlsx``/``.xls`` in ``survey/<period>/`` (sorted by name)."""
+    found = survey_file(raw_dir, period)
+    return _wave_files(found) if found.is_dir() else [found]
 
 
 def _check_output(out_dir: Path, raw_dir: Path) -> None:
@@ -283,17 +307,25 @@ def prepare_period(period: str, raw_dir: str | Path = paths.SAMPLE_RAW_DIR,
 class _Wave:
     """A survey wave and the reference tables it is checked and weighted against."""
 
-    inputs: dict[str, Path]     # frame, census, codebook, fieldwork, survey: the files read
+    inputs: dict[str, Path]     # frame, census, codebook, fieldwork, survey (file or folder)
     frame: pd.DataFrame
     census: pd.DataFrame
     codebook: Codebook
     fieldwork: pd.DataFrame
-    rows: pd.DataFrame          # the survey file as text, indexed by source_row
+    rows: pd.DataFrame          # the survey wave as text, indexed by source_row (or row key)
+    hashed: tuple[Path, ...]    # every file read, in report order
+    mapped: MappedWave | None = None  # read through the column map (columns.toml)
 
 
 def _read_wave(raw_dir: Path, period: str) -> _Wave:
-    """Read the period's survey file and the reference tables; DataError on a bad one."""
+    """Read the period's survey file(s) and the reference tables; DataError on a bad one.
+
+    Where the dataset folder has a column map (``columns.toml``) whose sources match the
+    wave's files, they are read through it (:mod:`pingan_eval.data.column_map`); a wave
+    folder ``survey/<period>/`` must be.
+    """
     wave_path = survey_file(raw_dir, period)
+    files = survey_files(raw_dir, period)
     inputs = {"frame": raw_dir / "frame.csv", "census": raw_dir / "census.csv",
               "codebook": raw_dir / "codebook.csv",
               "fieldwork": raw_dir / "fieldwork" / f"{period}.csv", "survey": wave_path}
@@ -301,26 +333,49 @@ def _read_wave(raw_dir: Path, period: str) -> _Wave:
     census = read_census(inputs["census"], frame["township"].unique())
     codebook = load_codebook(inputs["codebook"])
     fieldwork = read_fieldwork(inputs["fieldwork"], frame)
-    # rows a stray quote merged are rejected (validation), the wave is not failed
-    rows = read_table(wave_path, wave_columns(codebook), stray_quotes_fatal=False,
-                      ambiguous_dates_fatal=False)
+    hashed = [inputs[k] for k in ("frame", "census", "codebook", "fieldwork")]
+    map_path = raw_dir / COLUMN_MAP_FILE
+    column_map = load_column_map(map_path) if map_path.is_file() else None
+    rel = [f.relative_to(raw_dir).as_posix() for f in files]
+    mapped = None
+    if column_map is not None and any(column_map.source_for(f) for f in rel):
+        mapped = read_mapped_wave(files, column_map, raw_dir=raw_dir, codebook=codebook,
+                                  period=period)
+        rows = mapped.rows
+        hashed += [*files, map_path]
+    elif wave_path.is_dir():
+        raise DataError(f"{wave_path}: a wave of several files is read through the column "
+                        f"map: {map_path} needs a [[source]] whose files match them")
+    else:
+        # rows a stray quote merged are rejected (validation), the wave is not failed
+        rows = read_table(wave_path, wave_columns(codebook), stray_quotes_fatal=False,
+                          ambiguous_dates_fatal=False)
+        hashed.append(wave_path)
     if rows.empty:
         raise DataError(f"{wave_path}: no data rows")
     return _Wave(inputs=inputs, frame=frame, census=census, codebook=codebook,
-                 fieldwork=fieldwork, rows=rows)
+                 fieldwork=fieldwork, rows=rows, hashed=tuple(hashed), mapped=mapped)
 
 
 def _validate(wave: _Wave, raw_dir: Path, period: str, max_rejected: float
               ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Check every row: the kept rows, the rejected rows, the validation report."""
-    rows = wave.rows
+    rows, mapped = wave.rows, wave.mapped
     file = wave.inputs["survey"].relative_to(raw_dir).as_posix()
     problems = validate_wave(rows, file=file, period=period, frame=wave.frame,
                              census=wave.census, fieldwork=wave.fieldwork,
                              codebook=wave.codebook)
+    if mapped is not None:
+        problems = mapped.combine(problems)
     rejected = rejected_rows(rows, problems, allowed=wave_columns(wave.codebook))
     dropped = dropped_columns(rows.columns, wave_columns(wave.codebook))
     kept = rows.loc[~rows.index.isin(problems["row"])]
+    if mapped is not None:  # row keys -> each row's file and spreadsheet row
+        problems = mapped.locate(problems)
+        rejected[ROW] = mapped.labels(rejected[ROW])
+        dropped = mapped.dropped
+        if wave.inputs["survey"].is_dir():
+            file += "/"
     n_read, n_kept, n_rej = len(rows), len(kept), len(rejected)
     assert n_kept + n_rej == n_read  # every row is kept or rejected, never dropped
     report: dict[str, Any] = {
@@ -338,9 +393,10 @@ def _validate(wave: _Wave, raw_dir: Path, period: str, max_rejected: float
         "problems": problem_records(problems),
         "personal_data_columns_dropped": dropped["personal"],  # names only, never values
         "other_columns_dropped": dropped["other"],
-        "inputs": {p.relative_to(raw_dir).as_posix(): sha256_file(p)
-                   for p in wave.inputs.values()},
+        "inputs": {p.relative_to(raw_dir).as_posix(): sha256_file(p) for p in wave.hashed},
     }
+    if mapped is not None:
+        report["column_map"] = mapped.report
     return kept, rejected, report
 
 

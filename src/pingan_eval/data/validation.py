@@ -43,6 +43,9 @@ RULES: dict[str, tuple[str, str]] = {
     "unbalanced_quote": ("a stray CSV quote merged this row with others (value: where it "
                          "opens and closes)", "多余的引号使本行与其他行合并（值：引号起止行）"),
     "too_many_cells": ("row has more cells than the header", "该行单元格多于表头"),
+    "unmapped_value": ("the column map (columns.toml) cannot place this answer (column: the "
+                       "export's header)",
+                       "列映射表（columns.toml）无法对应此答案（列为导出表头）"),
     "missing_required": ("required field is blank", "必填项为空"),
     "duplicate_respondent_id": ("respondent_id already used on an earlier row",
                                 "受访者编号与前面的行重复"),
@@ -309,6 +312,7 @@ def report_markdown(report: Mapping[str, Any], max_problems: int = 200) -> str:
         "columns " + ", ".join(f"`{p}`" for p in PII_COLUMNS[:3]) + " and their Chinese "
         "variants are dropped everywhere (rejected.csv keeps `source_row` to find the raw row).",
         *_dropped_line(report),
+        *_map_line(report),
         "",
         "## 各规则问题数 Problems per rule",
         "",
@@ -370,6 +374,17 @@ def _dropped_line(report: Mapping[str, Any]) -> list[str]:
         return []
     return ["- 未输出的列 Columns dropped from every output (names only): "
             + ", ".join(f"`{_md_escape(n)}`" for n in names)]
+
+
+def _map_line(report: Mapping[str, Any]) -> list[str]:
+    m = report.get("column_map")
+    if not m:
+        return []
+    modes = {"text": "按选项文本 option text", "number": "按选项序号 option number"}
+    files = "; ".join(f"`{_md_escape(f['file'])}` ([[source]] {f['source']}, "
+                      f"{modes.get(f['mode'], f['mode'])}, {f['rows']} rows)" for f in m["files"])
+    return [f"- 列映射 Column map `{_md_escape(m['file'])}`: {files}; "
+            f"“其他”填写内容未输出 other-option text dropped from {m['other_text_dropped']} cells"]
 
 
 def report_json(report: Mapping[str, Any]) -> str:

@@ -2,7 +2,9 @@
 
 Every month each sampled village draws households by simple random sampling, a
 village-specific share of them responds and one adult of each responding household is
-interviewed. One wave carries fake personal data columns, the last one planted invalid rows.
+interviewed. One wave carries fake personal data columns, the last one planted invalid rows;
+two are written as 问卷星 exports (:func:`write_export`) with their column map
+(:func:`column_map_toml`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import calendar
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -180,3 +183,194 @@ def plant_errors(survey: pd.DataFrame, towns: Sequence[Township], period: str,
     later = max(a, b)
     rows.append((file, later + 1, later + 2, "household_adults", "household_adults_exceeded", "1"))
     return df, rows
+
+
+# ---------------------------------------------------------------- survey-platform exports
+#: Waves written as 问卷星 exports instead of the canonical columns, by waves before the
+#: last: 2026-07 as a text export (one GBK CSV), 2026-06 as a number export (one XLSX per
+#: township under survey/2026-06/). ``columns.toml`` maps both back.
+EXPORTS = {4: "text", 5: "number"}
+
+#: The form: wave field, question number and the question as the export's header shows it.
+_FORM = (
+    ("township", 1, "您所在的乡镇："), ("village", 2, "您所在的村（社区）名称："),
+    ("household_id", 3, "户编号（调查员填写）："), ("sex", 4, "您的性别："),
+    ("age", 5, "您的年龄（周岁）："), ("ethnicity", 6, "您的民族："),
+    ("household_adults", 7, "您家中18周岁及以上的常住成员有几人？"),
+    ("q_awareness", 8, "您是否知道本县正在开展平安建设？"),
+    ("q_participation", 9, "您是否参加过治安巡逻、矛盾调解、平安宣传等平安建设活动？"),
+    ("q_satisfaction", 10, "您对以下方面的满意程度："),
+    ("q_legal_satisfaction", 10, "您对以下方面的满意程度："),  # matrix rows: one header twice
+    ("q_security", 11, "您觉得本地的社会治安状况安全吗？"),
+)
+_CHOICE_TYPE = {"village": "填空题", "household_id": "填空题", "age": "填空题",
+                "household_adults": "填空题", "q_satisfaction": "矩阵单选题",
+                "q_legal_satisfaction": "矩阵单选题"}
+_ETHNIC_FORM = ("汉族", "哈萨克族", "回族", "蒙古族", "其他")  # the form's option order
+_OTHER_TEXT = ("维吾尔族", "锡伯族", "满族", "塔塔尔族")
+
+
+def _options(codebook: pd.DataFrame, towns: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
+    """Each choice field's options in form order: (option text, value or code)."""
+    out: dict[str, list[tuple[str, str]]] = {
+        "township": [(t, t) for t in towns], "sex": [(s, s) for s in SEXES],
+        "ethnicity": [(e, e) for e in _ETHNIC_FORM]}
+    for q, rows in codebook.groupby("question", sort=False):
+        out[str(q)] = [(str(r.label_zh), str(r.code)) for r in rows.itertuples()]
+    return out
+
+
+def _meta(survey: pd.DataFrame, period: str) -> pd.DataFrame:
+    """问卷星's meta columns, derived from the row number (no random draw)."""
+    year, month = parse_period(period)
+    i = np.arange(1, len(survey) + 1)
+    day = survey["interview_date"].str[-2:].astype(int).to_numpy()
+    secs = 95 + (i * 37) % 400
+    return pd.DataFrame({
+        "序号": i,
+        "提交答卷时间": [f"{year}/{month}/{d} {8 + k * 7 % 11}:{k * 13 % 60:02d}:{k * 29 % 60:02d}"
+                   for d, k in zip(day, i, strict=True)],
+        "所用时间": [f"{s}秒" if s < 180 else f"{s // 60}分{s % 60}秒" for s in secs],
+        "来源": np.where(i % 5 == 0, "链接", "手机提交"),
+        "来源详情": np.where(i % 3 == 0, "微信", "直接访问"),
+        "来自IP": [f"10.{k % 7}.{k * 11 % 250}.{k * 17 % 250}(新疆-阿勒泰)" for k in i],
+    }, index=survey.index)
+
+
+def _answers(survey: pd.DataFrame, options: dict[str, list[tuple[str, str]]],
+             mode: str) -> pd.DataFrame:
+    """The form's answers as the export writes them: option text or option number; "其他"
+    with its text in 〖〗, some "don't know" answers as skipped (both mean missing)."""
+    cols = {}
+    for j, (field, _, _) in enumerate(_FORM):
+        value = survey[field].astype(str)
+        if field in options:
+            pos = {v: (k, text) for k, (text, v) in enumerate(options[field], start=1)}
+            value = value.map(lambda v, p=pos: str(p[v][0]) if mode == "number" else p[v][1])
+        if field == "ethnicity":
+            other = (survey[field] == "其他").to_numpy()
+            value[other] = [f"{v}〖{_OTHER_TEXT[k % len(_OTHER_TEXT)]}〗"
+                            for k, v in enumerate(value[other])]
+        if field.startswith("q_"):
+            skip = (survey[field].astype(str) == "9").to_numpy() & (np.arange(len(survey)) % 3
+                                                                    == j % 3)
+            value[skip] = "(跳过)" if mode == "text" else "-3"
+        cols[j] = value
+    return pd.DataFrame(cols, index=survey.index)
+
+
+def _header(mode: str) -> list[str]:
+    """Question headers: the text export's with stray spaces (a tab, a full-width space),
+    the number export's with 2016-style type suffixes."""
+    out = []
+    for field, n, text in _FORM:
+        if mode == "number":
+            out.append(f"{n}、{text}({_CHOICE_TYPE.get(field, '单选题')} *必答)")
+        else:
+            stray = {"sex": "\u3000", "age": "\t", "village": " "}.get(field, "")
+            out.append(f"{n}、{text}{stray}")
+    return out
+
+
+def write_export(folder: Path, survey: pd.DataFrame, period: str, mode: str,
+                 codebook: pd.DataFrame, towns: Sequence[str]) -> list[Path]:
+    """Write a wave as a 问卷星 export into ``folder/survey``: text mode, one GBK CSV
+    ``<period>.csv`` (CRLF); number mode, one XLSX per township in ``<period>/``, each
+    keeping the survey's 序号 (a filtered export). Returns the files written."""
+    options = _options(codebook, towns)
+    table = pd.concat([_meta(survey, period), _answers(survey, options, mode)], axis=1)
+    if mode == "text":
+        table.columns = [*table.columns[:6], *_header(mode)]
+        path = folder / "survey" / f"{period}.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(table.to_csv(index=False, lineterminator="\r\n").encode("gbk"))
+        return [path]
+    meta = ["序号", "来源", "来源详情", "来自IP", "提交答卷时间", "所用时间"]  # another order
+    table = table[[*meta, *range(len(_FORM))]]
+    table.columns = [*meta, *_header(mode)]
+    table = table.assign(总分=0)
+    written = []
+    for town in towns:
+        rows = table[(survey["township"] == town).to_numpy()]
+        if len(rows):
+            path = folder / "survey" / period / f"{town}.xlsx"
+            _write_xlsx(path, list(rows.columns), rows.to_numpy().tolist())
+            written.append(path)
+    return written
+
+
+def _write_xlsx(path: Path, header: list[str], rows: list[list[object]]) -> None:
+    """An XLSX workbook with fixed timestamps (inside and in the zip), so the same rows give
+    the same bytes; whole numbers are number cells, as the platform writes them."""
+    import io
+    import re
+    import zipfile
+
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Sheet1"
+    ws.append(header)
+    for row in rows:
+        ws.append([int(v) if isinstance(v, str) and v.lstrip("-").isdigit() and len(v) < 9
+                   else v for v in row])
+    buf = io.BytesIO()
+    wb.save(buf)
+    stamp = "2026-01-01T00:00:00Z"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(buf) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for name in src.namelist():
+            data = src.read(name)
+            if name == "docProps/core.xml":
+                data = re.sub(rb"(<dcterms:(created|modified)[^>]*>)[^<]*", rb"\g<1>" +
+                              stamp.encode(), data)
+            info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o600 << 16
+            out.writestr(info, data)
+
+
+def column_map_toml(exported: dict[str, str], codebook: pd.DataFrame,
+                    towns: Sequence[str]) -> str:
+    """``columns.toml`` for the waves written by :func:`write_export` (period -> mode)."""
+    options = _options(codebook, towns)
+    lines = ["# Column map: the survey waves that arrive as 问卷星 (wjx) exports, and how their",
+             "# columns and answers become the wave's fields and codebook codes.",
+             '# Format: data/raw/README.md ("columns.toml"); a commented template is',
+             "# src/pingan_eval/data/templates/columns.toml.", ""]
+    for period, mode in sorted(exported.items()):
+        text = mode == "text"
+        lines += ["[[source]]",
+                  f"# {period}: 问卷星 export 按选项{'文本' if text else '序号'}"
+                  + (", saved as CSV (GBK)" if text else ", one workbook per township"),
+                  f'files = ["survey/{period}{".csv" if text else "/*.xlsx"}"]',
+                  f'mode = "{mode}"',
+                  '# respondent_id from the 序号 (the whole survey\'s: each file is a filtered'
+                  if not text else "# respondent_id from the 序号: 12 -> " + period + "-000012",
+                  *([] if text else ["# export, so no {file} prefix is needed)"]),
+                  'id = "{period}-{id:06}"', "", "[source.columns]",
+                  'respondent_id = "序号"', 'interview_date = "提交答卷时间"']
+        for field, n, header in _FORM:
+            if field == "household_adults" and text:  # by header text (punctuation ignored)
+                lines.append(f'{field} = "{header.rstrip("？")}"')
+            elif field.startswith("q_") and n == 10:  # a matrix question's two rows
+                nth = 1 if field == "q_satisfaction" else 2
+                lines.append(f'{field} = {{ question = "{n}、", nth = {nth} }}')
+            else:
+                lines.append(f'{field} = "{n}、"')
+        if text:
+            lines += ["# answers: option text; the codebook's labels (很安全 -> 1, 说不清 -> 9) "
+                      "need no table", ""]
+            continue
+        lines.append("")
+        for field, _, header in _FORM:
+            if field not in options:
+                continue
+            lines.append(f"[source.answers.{field}]  # {header}")
+            for pos, (label, value) in enumerate(options[field], start=1):
+                shown = value if field.startswith("q_") else f'"{value}"'
+                lines.append(f"{pos} = {shown}" + (f"  # {label}" if field.startswith("q_")
+                                                    else ""))
+            lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
