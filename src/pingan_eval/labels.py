@@ -127,7 +127,7 @@ ESTIMATOR_BASIS: dict[str, str] = {
 }
 
 #: Area levels.
-AREA_LEVELS: dict[str, str] = {"county": "全县", "township": "乡镇"}
+AREA_LEVELS: dict[str, str] = {"county": "全县", "township": "乡镇", "department": "部门"}
 #: Levels that name or file a safe cell (the plan's ``named_by`` / ``filed_with``).
 NAMING_LEVELS: dict[str, str] = {"village": "村(社区)", "township": "乡镇", "county": "县"}
 

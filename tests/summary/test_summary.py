@@ -36,9 +36,12 @@ def test_columns_and_order(sample_summary):
     assert tuple(s.columns) == SUMMARY_COLUMNS
     assert (s["period"] == PERIOD).all()
     areas = list(dict.fromkeys(s["area"]))
-    assert areas == [PLAN.county, *PLAN.townships]
+    # the departments follow the townships: their campaign tasks (the task ledger)
+    assert areas == [PLAN.county, *PLAN.townships, *PLAN.departments]
     assert set(s.loc[s["area"] == PLAN.county, "area_level"]) == {"county"}
-    assert set(s.loc[s["area"] != PLAN.county, "area_level"]) == {"township"}
+    assert set(s.loc[s["area"].isin(PLAN.townships), "area_level"]) == {"township"}
+    depts = s[s["area"].isin(PLAN.departments)]
+    assert set(depts["area_level"]) == {"department"} and set(depts["source"]) == {"task"}
     order = {t.code: i for i, t in enumerate(PLAN.entries)}
     for _, g in s.groupby("area", sort=False):
         ranks = g["indicator"].map(order)

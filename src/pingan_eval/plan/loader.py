@@ -18,7 +18,16 @@ tables:
   and ``public_notice`` flags); their target code is ``cell_<category>``;
 - ``[[structural]]``: structural targets (``kind`` one of :data:`STRUCTURAL_KINDS`);
 - ``[[tasks]]``: campaign tasks (``table`` one of :data:`TASK_TABLES`, the log they are
-  measured from).
+  measured from; or ``measure = "done"``: work entered in the task ledger,
+  ``tasks/ledger.csv``, with its date and evidence). A task may name
+  ``co_departments``, a ``level`` (:data:`TASK_LEVELS`), a ``due`` date (the same as
+  ``window_end``), a ``recurrence`` (``monthly``, ``kept``: long-term kept, checked every
+  month; or ``months = [3, 5, 7, 9]``) and ``evidence_zh`` (the evidence expected).
+
+``[plan] departments`` lists the county departments the plan holds to account; where it
+is given, every part of a task's ``lead_department`` (split at 、) must be one of them, a
+township, 各乡(镇) (every township) or 各部门(单位) (every department), and so must each
+of its ``co_departments``.
 
 Every entry may set ``name_zh``, ``threshold``, ``comparison`` (default ``">="``),
 ``lead_department``, ``plan_ref``, ``window_start``/``window_end`` and ``year_offset``.
@@ -41,6 +50,8 @@ import pandas as pd
 from pingan_eval.errors import PlanError
 from pingan_eval.paths import PLANS_DIR
 from pingan_eval.plan.schema import (
+    ALL_DEPARTMENTS_ZH,
+    ALL_TOWNSHIPS_ZH,
     CELL_CATEGORIES,
     COMPARISONS,
     DEFAULT_OFFICIAL,
@@ -50,7 +61,10 @@ from pingan_eval.plan.schema import (
     LONELY_PSU,
     NAMING_LEVELS,
     POOLED_WINDOWS,
+    RECURRENCES,
     STRUCTURAL_KINDS,
+    TASK_LEVELS,
+    TASK_MEASURES,
     TASK_TABLES,
     Estimation,
     Plan,
@@ -72,7 +86,8 @@ _KEYS = {
     "cells": _COMMON | {"category", "named_by", "filed_with", "signatures", "public_notice"},
     "structural": _COMMON | {"code", "kind", "category", "baseline", "measure"},
     "tasks": _COMMON | {"code", "table", "measure", "column", "numerator", "denominator",
-                        "date_column", "by_township", "townships", "months"},
+                        "date_column", "by_township", "townships", "months",
+                        "co_departments", "recurrence", "due", "evidence_zh"},
 }
 _MONTH_DAY = re.compile(r"^(\d{2})-(\d{2})$")
 
@@ -143,7 +158,8 @@ class _Builder:
         head = self.raw.get("plan")
         if not isinstance(head, dict):
             raise self.fail("top level", "missing the [plan] table")
-        extra = set(head) - {"county", "townships", "year", "title_zh", "source_year"}
+        extra = set(head) - {"county", "townships", "year", "title_zh", "source_year",
+                             "departments"}
         if extra:
             raise self.fail("[plan]", f"unknown key(s) {sorted(extra)}")
         county = self.text(head, "county", "[plan]")
@@ -158,6 +174,17 @@ class _Builder:
             raise self.fail("[plan]", f"year must be a whole number (e.g. 2026), got {year!r}")
         self.year = year
         self.townships = tuple(towns)
+        depts = head.get("departments", [])
+        if (not isinstance(depts, list)
+                or not all(isinstance(d, str) and d.strip() for d in depts)):
+            raise self.fail("[plan]", "departments must be a list of department names")
+        depts = [d.strip() for d in depts]
+        if len(set(depts)) != len(depts):
+            raise self.fail("[plan]", f"a department is listed twice: {depts}")
+        clash = sorted(set(depts) & set(towns))
+        if clash:
+            raise self.fail("[plan]", f"departments names a township: {clash}")
+        self.departments = tuple(depts)
         source_year = head.get("source_year")
         if source_year is not None and (not isinstance(source_year, int)
                                         or isinstance(source_year, bool)):
@@ -193,6 +220,7 @@ class _Builder:
         return Plan(county=county, townships=self.townships, year=year,
                     entries=tuple(entries), title_zh=str(head.get("title_zh", "")),
                     source_year=source_year, path=str(self.path),
+                    departments=self.departments,
                     estimation=self.estimation(self.raw.get("estimation", {})))
 
     def estimation(self, table: Any) -> Estimation:
@@ -265,6 +293,9 @@ class _Builder:
         if measure == "rate" and not 0.0 <= value <= 1.0:
             raise self.fail(where, f"{key} {value:g} is outside [0, 1] (a rate is a "
                             "share: write 0.95 for 95%)")
+        if measure == "done" and (value < 1 or not value.is_integer()):
+            raise self.fail(where, f"{key} {value:g} must be a whole number >= 1 for a "
+                            "done task (the pieces of work required)")
         if measure == "count" and (value < 0 or not value.is_integer()):
             raise self.fail(where, f"{key} {value:g} must be a whole number >= 0 for a "
                             "count target")
@@ -288,7 +319,8 @@ class _Builder:
                             f"{self.year + offset}") from None
 
     def common(self, item: Mapping[str, Any], where: str, source: str, code: str,
-               measure: str, level: str) -> dict[str, Any]:
+               measure: str, level: str,
+               levels: tuple[str, ...] = LEVELS) -> dict[str, Any]:
         """Fields every entry shares, validated."""
         if "threshold" not in item:
             raise self.fail(where, "missing required key 'threshold'")
@@ -306,7 +338,7 @@ class _Builder:
             "source": source,
             "threshold": self.number(item["threshold"], "threshold", where, measure),
             "comparison": self.choice(item, "comparison", where, COMPARISONS, ">="),
-            "level": self.choice(item, "level", where, LEVELS, level),
+            "level": self.choice(item, "level", where, levels, level),
             "window_start": start,
             "window_end": end,
             "lead_department": self.text(item, "lead_department", where, ""),
@@ -358,9 +390,19 @@ class _Builder:
 
     def task(self, item: Mapping[str, Any], where: str) -> Target:
         code = self.text(item, "code", where)
+        measure = self.choice(item, "measure", where, TASK_MEASURES)
+        if "due" in item:
+            if "window_end" in item:
+                raise self.fail(where, "give the due date once: 'due' or 'window_end'")
+            item = {k: v for k, v in item.items() if k != "due"} | {"window_end": item["due"]}
+        for key in ("recurrence", "evidence_zh"):
+            if key in item and measure != "done":
+                raise self.fail(where, f"{key!r} is for done tasks (measure = \"done\")")
+        co = self.names(item, "co_departments", where)
+        if measure == "done":
+            return self.done_task(item, where, code, co)
         table = self.choice(item, "table", where, TASK_TABLES)
         spec = TASK_TABLES[table]
-        measure = self.choice(item, "measure", where, ("rate", "count"))
         level = spec.level
         if item.get("level", level) != level:
             raise self.fail(where, f"table {table!r} is kept per {level}, so level must be "
@@ -408,5 +450,96 @@ class _Builder:
                 raise self.fail(where, f"by_township names {town!r}, not a township of the "
                                 f"plan ({', '.join(self.townships)})")
             overrides.append((town, self.number(value, f"by_township.{town}", where, measure)))
+        lead = self.accountable(fields["lead_department"], where, tuple(towns))
+        if any(a in self.townships for a in lead):
+            lead = tuple(a for a in lead if a in self.townships)  # a township log
         return Target(**fields, table=table, date_column=date_column, months=months,
-                      townships=tuple(towns), by_township=tuple(overrides), **cols)
+                      townships=tuple(towns), by_township=tuple(overrides), **cols,
+                      co_departments=co, accountable=lead,
+                      recurrence="months" if months else "")
+
+    def done_task(self, item: Mapping[str, Any], where: str, code: str,
+                  co: tuple[str, ...]) -> Target:
+        """A task measured from the ledger: work done by its due date(s), with evidence."""
+        for key in ("table", "column", "numerator", "denominator", "date_column",
+                    "by_township"):
+            if key in item:
+                raise self.fail(where, f"a done task (measured from the ledger) takes no "
+                                f"{key!r}")
+        level = self.choice(item, "level", where, TASK_LEVELS, "department")
+        if level == "village":
+            raise self.fail(where, "a done task is kept per county, department or "
+                            "township, not per village")
+        fields = self.common({"threshold": 1} | dict(item), where, "task", code, "done",
+                             level, TASK_LEVELS)
+        towns = item.get("townships", [])
+        if not isinstance(towns, list) or any(t not in self.townships for t in towns):
+            raise self.fail(where, f"townships must list townships of the plan, got {towns!r}")
+        recurrence = self.choice(item, "recurrence", where, RECURRENCES, "")
+        raw_months = item.get("months")
+        months: tuple[int, ...] = ()
+        if raw_months is not None:
+            if (not isinstance(raw_months, list) or not raw_months
+                    or not all(isinstance(m, int) and not isinstance(m, bool) and 1 <= m <= 12
+                               for m in raw_months)):
+                raise self.fail(where, "months must be a non-empty list of month numbers 1-12")
+            months = tuple(sorted(set(raw_months)))
+            recurrence = recurrence or "months"
+            if recurrence == "monthly":
+                raise self.fail(where, "recurrence 'monthly' is every month of the window; "
+                                "with listed months write recurrence = 'months'")
+        elif recurrence == "months":
+            raise self.fail(where, "recurrence 'months' needs months = [...]")
+        elif recurrence:
+            first = 1 if pd.isna(fields["window_start"]) else fields["window_start"].month
+            last = 12 if pd.isna(fields["window_end"]) else fields["window_end"].month
+            months = tuple(range(first, last + 1))
+        if months:
+            if pd.isna(fields["window_start"]):
+                fields["window_start"] = pd.Timestamp(self.year, months[0], 1)
+            if pd.isna(fields["window_end"]):
+                fields["window_end"] = (pd.Timestamp(self.year, months[-1], 1)
+                                        + pd.offsets.MonthEnd(0))
+        elif pd.isna(fields["window_end"]):
+            raise self.fail(where, "missing required key 'due' (or a recurrence)")
+        lead = self.accountable(fields["lead_department"], where, tuple(towns))
+        if not lead:
+            raise self.fail(where, "missing required key 'lead_department' (who is "
+                            "accountable for a done task)")
+        if level != "township" and any(a in self.townships for a in lead):
+            raise self.fail(where, f"lead_department names townships: level must be "
+                            f"'township', not {level!r}")
+        return Target(**fields, townships=tuple(towns), months=months, co_departments=co,
+                      accountable=lead, recurrence=recurrence,
+                      evidence_zh=self.text(item, "evidence_zh", where, ""))
+
+    def names(self, item: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
+        """A list of department names (each a department of the plan, where it lists them)."""
+        value = item.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail(where, f"{key} must be a list of department names")
+        names = tuple(v.strip() for v in value)
+        if self.departments:
+            bad = [v for v in names if v not in self.departments]
+            if bad:
+                raise self.fail(where, f"{key} names {bad}, not departments of the plan "
+                                "([plan] departments)")
+        return names
+
+    def accountable(self, lead: str, where: str, towns: tuple[str, ...]) -> tuple[str, ...]:
+        """Who must do a task: ``lead_department`` split at 、, the group words expanded."""
+        out: list[str] = []
+        for part in (p.strip() for p in lead.split("、")):
+            if not part:
+                continue
+            if part == ALL_TOWNSHIPS_ZH:
+                out.extend(towns or self.townships)
+            elif part == ALL_DEPARTMENTS_ZH:
+                out.extend(self.departments)
+            elif part in self.townships or part in self.departments or not self.departments:
+                out.append(part)
+            else:
+                raise self.fail(where, f"lead_department names {part!r}, not a department "
+                                f"or township of the plan (nor {ALL_TOWNSHIPS_ZH} or "
+                                f"{ALL_DEPARTMENTS_ZH})")
+        return tuple(dict.fromkeys(out))

@@ -75,6 +75,22 @@ COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
 
 LEVELS = ("county", "township", "village")
 
+#: Levels a task may be kept at: a task ``measure = "done"`` (ledger, done-by-date with
+#: evidence) may also be kept per ``department`` (each accountable department).
+TASK_LEVELS = ("county", "department", "township", "village")
+
+#: How a task is measured: a rate or a count from its log, or ``done`` (a piece of work
+#: entered in the task ledger, ``tasks/ledger.csv``, with its date and evidence).
+TASK_MEASURES = ("rate", "count", "done")
+
+#: Recurrences of a task: one due date (``""``), ``monthly``, listed ``months``, or
+#: ``kept`` (long-term kept, checked every month of its window).
+RECURRENCES = ("", "monthly", "months", "kept")
+
+#: Words of ``lead_department`` that stand for a group: every township, every department.
+ALL_TOWNSHIPS_ZH = "各乡(镇)"
+ALL_DEPARTMENTS_ZH = "各部门(单位)"
+
 #: Survey estimators of the period summary: the month's design-based estimate, months
 #: pooled over a window, the township-by-month model.
 ESTIMATORS = ("direct", "pooled", "model")
@@ -103,6 +119,12 @@ class Target:
     ``window_start``/``window_end`` are resolved dates (``pd.NaT`` where the plan sets
     none). Fields that do not apply to the target's source are empty strings, empty
     tuples, ``False`` or NaN.
+
+    Tasks also carry ``co_departments`` (co-operating departments), ``accountable``
+    (who must do the work: departments, or townships for a township task led by
+    各乡(镇); resolved from ``lead_department``), ``recurrence`` (:data:`RECURRENCES`;
+    the due months are ``months``) and ``evidence_zh`` (what evidence the ledger should
+    give, for a ``done`` task).
     """
 
     code: str
@@ -132,6 +154,10 @@ class Target:
     townships: tuple[str, ...] = ()
     months: tuple[int, ...] = ()
     official: tuple[tuple[str, str], ...] = ()
+    co_departments: tuple[str, ...] = ()
+    accountable: tuple[str, ...] = ()
+    recurrence: str = ""
+    evidence_zh: str = ""
 
     def threshold_for(self, township: str | None = None) -> float:
         """The threshold, or the township's own one where the plan sets it."""
@@ -191,6 +217,10 @@ class Plan:
         The file the plan was read from.
     estimation : Estimation
         Pooling windows and which estimator gives each level's official verdict.
+    departments : tuple of str
+        The county departments the plan holds to account (``[plan] departments``): the
+        departments a task's ``lead_department`` / ``co_departments`` and the task
+        ledger may name.
     """
 
     county: str
@@ -201,6 +231,7 @@ class Plan:
     source_year: int | None = None
     path: str = ""
     estimation: Estimation = field(default_factory=Estimation)
+    departments: tuple[str, ...] = ()
     _by_code: Mapping[str, Target] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -56,7 +56,8 @@ def load_tasks(raw_dir: str | os.PathLike | None = None) -> dict[str, pd.DataFra
         raise DataError(f"{folder}: task log folder not found")
     logs: dict[str, pd.DataFrame] = {}
     for path in sorted(folder.iterdir()):
-        if path.suffix.lower() not in (".csv", ".xlsx") or path.name.startswith("."):
+        if (path.suffix.lower() not in (".csv", ".xlsx") or path.name.startswith(".")
+                or path.stem == "ledger"):  # the task ledger: registers.ledger
             continue
         if path.stem in logs:
             raise DataError(f"{path}: a second log named {path.stem!r} "
@@ -283,7 +284,8 @@ def task_completion(tasks: str | os.PathLike | Mapping[str, pd.DataFrame],
         logs = tasks
     listed = None if villages is None else pd.DataFrame(
         {"township": as_text(villages["township"]), "village": as_text(villages["village"])})
-    parts = [_one_task(t, plan, _log(logs, t, plan), day, listed) for t in plan.tasks]
+    parts = [_one_task(t, plan, _log(logs, t, plan), day, listed) for t in plan.tasks
+             if t.measure != "done"]  # done tasks: the ledger (registers.ledger)
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
         columns=list(TASK_COLUMNS))
     for col in ("code", "name_zh", "township", "village", "month", "verdict", "note"):

@@ -48,10 +48,14 @@ def task_detail(area: str, period: str, *,
     -------
     pandas.DataFrame
         Columns 任务, 村(社区)/月份, 要求, 完成, 截止日期, 结论, from
-        :func:`pingan_eval.registers.tasks.task_completion`, in its order.
+        :func:`pingan_eval.registers.tasks.task_completion`, in its order, then the
+        township's own tasks of the task ledger
+        (:func:`pingan_eval.registers.ledger.task_status`: done on time is 达标, late
+        or overdue 未达标, not yet due 尚无定论).
     """
     plan = as_plan(plan)
-    done = register_tables(period, raw_dir, plan, registers).tasks
+    tables = register_tables(period, raw_dir, plan, registers)
+    done = _with_ledger_tasks(tables.tasks, tables.task_status, plan)
     if done.empty:
         return pd.DataFrame(columns=_TASK_COLUMNS)
     rows = done[done["township"].replace("", plan.county) == area]
@@ -66,6 +70,25 @@ def task_detail(area: str, period: str, *,
         "结论": [labels.zh("verdict", v) for v in rows["verdict"]],
     })
     return out.reset_index(drop=True)
+
+
+_LEDGER_VERDICT = {"on_time": "met", "late": "not_met", "overdue": "not_met",
+                   "not_due": "undecided"}
+
+
+def _with_ledger_tasks(done: pd.DataFrame, status: pd.DataFrame, plan: Plan) -> pd.DataFrame:
+    """The task log rows, then the ledger's rows of tasks a township answers for."""
+    if status.empty:
+        return done
+    own = status[status["department"].isin(plan.townships)
+                 & status["code"].map(lambda c: plan.target(c).measure == "done")]
+    if own.empty:
+        return done
+    extra = pd.DataFrame({"name_zh": own["name_zh"], "township": own["township"],
+                          "village": "", "month": own["month"], "required": own["required"],
+                          "achieved": own["achieved"], "due": own["due"],
+                          "verdict": own["status"].map(_LEDGER_VERDICT)})
+    return pd.concat([done, extra], ignore_index=True) if len(done) else extra
 
 
 _CELL_COLUMNS = ["类别", "应创建", "有效命名", "程序缺陷", "已摘牌", "命名率", "目标", "结论",

@@ -56,3 +56,78 @@ def tasks(towns: Sequence[Township], village_names: Sequence[str], pop: Populati
                           "village": village_names, "wall": wall, "window": window})
     return {"signboards": signboards, "visits": visits, "messages": messages,
             "cadre_test": cadre_test, "performances": performances, "propaganda_walls": walls}
+
+
+#: The sample ledger's planted cases (data/raw/README.md, "The sample county"): work done
+#: after its due date, work never entered, and two rows without evidence.
+_LATE = {("hospital_plan", "县卫生局"), ("leaflets", "县综治办"), ("unit_plans", "县民政局"),
+         ("unit_study", "县司法局"), ("vehicle_slogans", "县交通局", "2026-06"),
+         ("vehicle_slogans", "县交通局", "2026-09")}
+_MISSING = {("unit_plans", "县发改委"), ("unit_plans", "县工商联"), ("unit_study", "县法院"),
+            ("religious_publicity", "县委统战部"), ("tv_slogans", "县广电局", "2026-08"),
+            ("volunteer_teams", "阿热勒乡")}
+_NO_EVIDENCE = {("school_activities", "县教育局"), ("family_publicity", "县妇联")}
+
+
+def ledger(towns: Sequence[Township], snapshot: np.datetime64,
+           rng: np.random.Generator) -> pd.DataFrame:
+    """The task ledger (``tasks/ledger.csv``): the plan's done tasks as of ``snapshot``.
+
+    Most work is done on time; the cases of :data:`_LATE`, :data:`_MISSING` and
+    :data:`_NO_EVIDENCE` are late, absent and without evidence; a task due at the year
+    end is done by about half its departments; one row is a co-operating department's.
+    """
+    from pingan_eval.plan import load_plan
+
+    day = pd.Timestamp(str(snapshot))
+    plan = load_plan(year=day.year)
+    names = [t.name for t in towns]
+    rows = []
+    serial = 0
+    for t in plan.tasks:
+        if t.measure != "done":
+            continue
+        who = [a for a in t.accountable if a in names or a not in plan.townships]
+        if t.level == "township" and not all(a in plan.townships for a in t.accountable):
+            pairs = [(a, tw) for a in who for tw in (t.townships or names) if tw in names]
+        else:
+            pairs = [(a, a if t.level == "township" else "") for a in who]
+        months = [m for m in t.months if pd.Timestamp(day.year, m, 1) <= day]
+        for dept, town in pairs:
+            for month in ([f"{day.year}-{m:02d}" for m in months] or [""]):
+                due = (pd.Timestamp(f"{month}-01") + pd.offsets.MonthEnd(0) if month
+                       else t.window_end)
+                key = (t.code, dept, month) if month else (t.code, dept)
+                if key in _MISSING:
+                    continue
+                if key in _LATE:
+                    date = due + pd.Timedelta(days=int(rng.integers(2, 20)))
+                elif due > day:
+                    if rng.random() < 0.5:
+                        continue  # not done yet, not due yet
+                    date = day - pd.Timedelta(days=int(rng.integers(5, 120)))
+                else:
+                    span = 25 if month else 40
+                    date = due - pd.Timedelta(days=int(rng.integers(1, span)))
+                serial += 1
+                evidence = (f"{dept}{month}检查记录.pdf" if month
+                            else f"青{dept[1:3]}发〔{day.year}〕{serial}号")
+                if (t.code, dept) in _NO_EVIDENCE:
+                    evidence = ""
+                own_month = month if month and date.month != int(month[5:]) else ""
+                rows.append({"task": t.code, "department": dept, "township": town,
+                             "village": "", "month": own_month,
+                             "date": date.strftime("%Y-%m-%d"),
+                             "quantity": 4 if t.code == "entrance_boards" else "",
+                             "evidence": evidence, "note": ""})
+        if t.co_departments and t.level != "township":
+            co = t.co_departments[0]
+            serial += 1
+            rows.append({"task": t.code, "department": co, "township": "", "village": "",
+                         "month": "",
+                         "date": (day - pd.Timedelta(days=30)).strftime("%Y-%m-%d"),
+                         "quantity": "", "evidence": f"青{co[1:3]}发〔{day.year}〕{serial}号",
+                         "note": "配合单位"})
+    out = pd.DataFrame(rows, columns=["task", "department", "township", "village", "month",
+                                      "date", "quantity", "evidence", "note"])
+    return out.sort_values("date", kind="stable", ignore_index=True)
