@@ -47,6 +47,16 @@ notebooks: $(STAMP)
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 		--ExecutePreprocessor.record_timing=False notebooks/*.ipynb
 
+## wheel: build the wheel into dist/ (what analysts install: `pip install dist/*.whl`)
+wheel: $(STAMP)
+	rm -rf build
+	$(BIN)/python -m pip wheel --no-deps -q -w dist .
+	rm -rf build
+
+## check-wheel: build the wheel, install it in a fresh venv, run init/synth/prepare/batch
+check-wheel:
+	PYTHON=$(PYTHON) tools/check_wheel.sh
+
 ## bench: run the benchmark scripts and print their figures
 bench: $(STAMP)
 	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done
@@ -64,4 +74,4 @@ clean:
 	rm -rf data/processed/* reports/*
 	touch data/processed/.gitkeep reports/.gitkeep
 
-.PHONY: help install demo test lint lab notebooks bench golden synth clean
+.PHONY: help install demo test lint lab notebooks wheel check-wheel bench golden synth clean

@@ -24,8 +24,8 @@ def _pyproject() -> dict:
     return tomllib.loads((paths.PROJ_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 
 
-def _conda_names() -> set[str]:
-    text = (paths.PROJ_ROOT / "environment.yml").read_text(encoding="utf-8")
+def _conda_names(name: str = "environment.yml") -> set[str]:
+    text = (paths.PROJ_ROOT / name).read_text(encoding="utf-8")
     text = text.split("\ndependencies:", 1)[1]
     # Top-level conda dependencies are "  - name>=version" lines; pip lines are indented deeper.
     lines = re.findall(r"^  - ([A-Za-z0-9_.\-]+(?:[<>=!~][^\n]*)?)$", text, flags=re.M)
@@ -46,6 +46,36 @@ def test_environment_yml_has_no_dependency_pyproject_lacks():
     declared = {_name(r) for r in _pyproject()["project"]["dependencies"]}
     extra = _conda_names() - declared - {"python", "pip"}
     assert not extra, f"environment.yml lists {sorted(extra)} that pyproject.toml does not"
+
+
+def test_the_two_conda_environments_agree():
+    """environment.yml (analysts: the wheel, no checkout) and environment-dev.yml (the
+    checkout, editable with the dev tools) list the same conda packages."""
+    assert _conda_names() == _conda_names("environment-dev.yml")
+    users = (paths.PROJ_ROOT / "environment.yml").read_text(encoding="utf-8")
+    dev = (paths.PROJ_ROOT / "environment-dev.yml").read_text(encoding="utf-8")
+    assert "-e " not in users.split("\ndependencies:", 1)[1]  # no checkout needed
+    assert re.search(r"^      - pingan-eval$", users, flags=re.M)
+    assert '-e ".[dev]"' in dev
+
+
+def test_ci_checks_the_installed_wheel():
+    ci = (paths.PROJ_ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    lines = [line for line in ci.splitlines() if line and not line.startswith("#")]
+    assert lines.index("make test") < lines.index("tools/check_wheel.sh")
+    script = (paths.PROJ_ROOT / "tools" / "check_wheel.sh").read_text(encoding="utf-8")
+    for step in ("init ws", "synth --townships", "prepare --period all", "batch --period"):
+        assert step in script
+
+
+def test_data_and_fixtures_are_kept_byte_exact_by_git():
+    """.gitattributes: no end-of-line conversion of data, fixtures and notebooks (a
+    Windows checkout with core.autocrlf would change their bytes and hashes)."""
+    attrs = (paths.PROJ_ROOT / ".gitattributes").read_text(encoding="utf-8").splitlines()
+    rules = dict(line.split(None, 1) for line in attrs if line and not line.startswith("#"))
+    for pattern in ("data/**", "tests/golden/**", "tests/fixtures/**", "*.csv", "*.ipynb"):
+        assert rules.get(pattern) == "-text", pattern
+    assert rules.get("*") == "text=auto eol=lf"
 
 
 def test_ci_runs_the_readme_test_command():
@@ -107,17 +137,23 @@ def test_the_plan_source_text_is_in_the_package():
 
 def test_wheel_ships_the_plans_their_source_text_and_the_fonts(tmp_path):
     """The wheel carries every data file the package reads: the plans, the plan's source
-    text beside them, the report font. (Builds with pip; skipped where it cannot.)"""
+    text beside them, the report font and CSS, the report notebooks (copied from
+    notebooks/ by setup.py) and the raw-data README. (Builds with pip; skipped where it
+    cannot.)"""
     import shutil
     import zipfile
 
     # a copy, so that setuptools' build/ and egg-info stay out of the work tree
     tree = tmp_path / "tree"
     tree.mkdir()
-    for name in ("pyproject.toml", "README.md", "LICENSE"):
+    for name in ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "LICENSE"):
         shutil.copy2(paths.PROJ_ROOT / name, tree / name)
     shutil.copytree(paths.PROJ_ROOT / "src", tree / "src", ignore=shutil.ignore_patterns(
         "__pycache__", "*.egg-info"))
+    shutil.copytree(paths.PROJ_ROOT / "notebooks", tree / "notebooks",
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    (tree / "data" / "raw").mkdir(parents=True)
+    shutil.copy2(paths.PROJ_ROOT / "data" / "raw" / "README.md", tree / "data" / "raw")
     build = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", str(tree), "--no-deps", "-q",
          "-w", str(tmp_path / "dist")], capture_output=True, text=True, timeout=300)
@@ -132,3 +168,9 @@ def test_wheel_ships_the_plans_their_source_text_and_the_fonts(tmp_path):
     assert shipped <= names, sorted(shipped - names)
     assert any(n.startswith("pingan_eval/report/assets/fonts/") and n.endswith(".ttf")
                for n in names)
+    # the report notebooks and their CSS, and what `pingan-eval init` copies
+    notebooks = {f"pingan_eval/notebooks/{p.name}" for p in
+                 (paths.PROJ_ROOT / "notebooks").glob("*.ipynb")}
+    assert notebooks and notebooks <= names, sorted(notebooks - names)
+    assert "pingan_eval/report/assets/report.css" in names
+    assert "pingan_eval/templates/raw_README.md" in names

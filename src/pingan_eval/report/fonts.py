@@ -9,6 +9,7 @@ ones of Windows, macOS and Linux), else registers the subset of Noto Sans CJK SC
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import warnings
 from collections.abc import Sequence
@@ -88,6 +89,11 @@ def setup_cjk_font(
     for matplotlib's per-glyph fallback), and ``axes.unicode_minus`` is switched off
     because several CJK fonts lack U+2212. Calling it again is cheap and idempotent.
 
+    Every weight the chosen family lacks (the bundled subset has only the regular one,
+    WenQuanYi Micro Hei too) is registered as its nearest face: a bold title then prints
+    in the regular weight instead of matplotlib logging ``findfont: Failed to find font
+    weight bold`` into every report (a stderr box under each chart).
+
     Examples
     --------
     >>> family = setup_cjk_font()
@@ -103,6 +109,8 @@ def setup_cjk_font(
         if not any(Path(f.fname) == bundled for f in font_manager.fontManager.ttflist):
             font_manager.fontManager.addfont(str(bundled))
         chosen = font_manager.FontProperties(fname=str(bundled)).get_name()
+    if chosen is not None:
+        _alias_weights(chosen)
     if chosen is None:
         warnings.warn(
             "no CJK font found; Chinese text will render as boxes; install one (Linux: "
@@ -118,3 +126,30 @@ def setup_cjk_font(
     mpl.rcParams["font.sans-serif"] = [chosen, *rest]
     mpl.rcParams["axes.unicode_minus"] = False
     return chosen
+
+
+def _alias_weights(family: str) -> None:
+    """Register a face of ``family`` for every CSS weight (100-900) it lacks: the nearest.
+
+    matplotlib picks the nearest weight anyway, but logs a warning each time it does;
+    with the aliases the lookup is exact and silent. Idempotent.
+    """
+    manager = font_manager.fontManager
+    faces = [f for f in manager.ttflist if f.name == family]
+    if not faces:
+        return
+    have = {_weight(f.weight) for f in faces}
+    for weight in range(100, 1000, 100):
+        if weight not in have:
+            nearest = min(faces, key=lambda f: (abs(_weight(f.weight) - weight),
+                                                -_weight(f.weight) if weight >= 600
+                                                else _weight(f.weight)))
+            manager.ttflist.append(dataclasses.replace(nearest, weight=weight))
+    cached = getattr(manager, "_findfont_cached", None)  # cleared as addfont clears it
+    if cached is not None:
+        cached.cache_clear()
+
+
+def _weight(weight: int | str) -> int:
+    """A font weight as a number (``"bold"`` -> 700), as matplotlib compares them."""
+    return int(weight) if isinstance(weight, int | float) else font_manager.weight_dict[weight]

@@ -292,7 +292,58 @@ def html(table: pd.DataFrame, *, uuid: str, caption: str | None = None,
     """
     from IPython.display import HTML
 
-    return HTML(style(table, uuid=uuid, caption=caption, align=align).to_html())
+    return HTML(inline_styles(style(table, uuid=uuid, caption=caption, align=align).to_html()))
+
+
+_CSS_RULE = re.compile(r"([^{}]+)\{([^{}]*)\}")
+_STYLED_TAG = re.compile(r"<(table|caption|th|td)\b([^>]*)>")
+
+
+def inline_styles(page: str) -> str:
+    """A Styler's HTML with its ``<style>`` block moved into ``style=""`` attributes.
+
+    JupyterLab shows the outputs of an untrusted notebook (any notebook opened on another
+    machine: trust is a per-user signature) through its HTML sanitizer, which drops
+    ``<style>`` blocks but keeps inline styles of the properties used here
+    (background-color, color, text-align, white-space, padding, min-width, caption-side,
+    font-weight). Inline, the verdict colours show before the notebook is re-run. The
+    cascade is kept: a ``#T_x td`` rule outranks a ``#T_x_row0_col0`` one, as in CSS.
+
+    Examples
+    --------
+    >>> inline_styles('<style type="text/css">\\n#T_a td {\\n  padding: 1px;\\n}\\n'
+    ...               '#T_a_row0_col0 {\\n  color: #8C8C8C;\\n}\\n</style>\\n'
+    ...               '<td id="T_a_row0_col0" >x</td>')
+    '<td id="T_a_row0_col0" style="color: #8C8C8C; padding: 1px">x</td>'
+    """
+    match = re.match(r'\s*<style type="text/css">(.*?)</style>\s*', page, flags=re.S)
+    if match is None:
+        return page
+    by_tag: dict[str, list[tuple[str, str]]] = {}
+    by_id: dict[str, list[tuple[str, str]]] = {}
+    for selectors, declarations in _CSS_RULE.findall(match.group(1)):
+        props = [(k.strip(), v.strip()) for k, v in
+                 (d.split(":", 1) for d in declarations.split(";") if ":" in d)]
+        for selector in selectors.split(","):
+            parts = selector.split()
+            if len(parts) == 2 and parts[0].startswith("#"):
+                by_tag.setdefault(parts[1], []).extend(props)
+            elif len(parts) == 1 and parts[0].startswith("#"):
+                by_id.setdefault(parts[0][1:], []).extend(props)
+            else:  # pragma: no cover - style() writes no other selector
+                raise ValueError(f"inline_styles: unexpected CSS selector {selector!r}")
+
+    def put_inline(tag: re.Match) -> str:
+        name, attrs = tag.group(1), tag.group(2)
+        found = re.search(r'\bid="([^"]+)"', attrs)
+        merged = dict(by_id.get(found.group(1), []) if found else [])
+        merged.update(by_tag.get(name, []))  # more specific in CSS: wins
+        if not merged:
+            return tag.group(0)
+        css = "; ".join(f"{k}: {v}" for k, v in merged.items())
+        return f'<{name}{attrs.rstrip()} style="{_html.escape(css)}">'
+
+    return _STYLED_TAG.sub(put_inline, page[match.end():])
 
 
 def fmt_points(x: float) -> str:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from functools import lru_cache
+from pathlib import Path
 
 import nbformat
 from jinja2 import DictLoader
@@ -28,30 +30,14 @@ _TEMPLATE = """\
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
 {%- block extra_css -%}
 <style type="text/css">
-body.jp-Notebook {
-  max-width: 1100px; margin: 0 auto; padding: 1.5em 1em;
-  font-family: "Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC",
-               "WenQuanYi Micro Hei", sans-serif;
-}
-/* The rules here come before JupyterLab's, hence body.jp-Notebook to outrank them.
-   JupyterLab lays tables out fixed (columns as wide as the header row): a column of long
-   text is then squeezed to a letter; auto layout lets it wrap instead */
-body.jp-Notebook .jp-RenderedHTMLCommon table {
-  font-size: 0.95em; table-layout: auto; max-width: 100%;
-}
-.jp-OutputArea-output img { max-width: 100%; height: auto; }
-@media print {
-  body.jp-Notebook { max-width: none; padding: 0; }
-  .jp-OutputArea-output, .jp-RenderedHTMLCommon { overflow: visible !important; }
-  body.jp-Notebook .jp-RenderedHTMLCommon table { font-size: 0.8em; }
-  body.jp-Notebook .jp-RenderedHTMLCommon td, body.jp-Notebook .jp-RenderedHTMLCommon th {
-    padding: 2px 4px !important;
-  }
-  tr, img { page-break-inside: avoid; }
-}
+{{ resources.pingan_css }}
+{{ resources.pingan_page_css }}
 </style>
 {%- endblock extra_css -%}
 """
+
+#: The reports' CSS (screen and print: A4, tables that fit, a section per page).
+CSS_PATH = Path(__file__).resolve().parent / "assets" / "report.css"
 
 # Anything that makes a browser reach the network: src/href to http(s) or protocol-relative.
 _EXTERNAL_RE = re.compile(r"""(?:src|href)\s*=\s*["']\s*(?:https?:)?//""", re.IGNORECASE)
@@ -89,7 +75,8 @@ def _new_exporter(language: str) -> HTMLExporter:
     )
 
 
-def notebook_to_html(nb: nbformat.NotebookNode, *, title: str, language: str = "zh") -> str:
+def notebook_to_html(nb: nbformat.NotebookNode, *, title: str, language: str = "zh",
+                     running_header: str | None = None) -> str:
     """Render an executed notebook as one offline HTML page without code.
 
     Parameters
@@ -100,12 +87,16 @@ def notebook_to_html(nb: nbformat.NotebookNode, *, title: str, language: str = "
         The page title (``<title>``); the template HTML-escapes it.
     language : str, default "zh"
         The ``lang`` attribute of the page, so browsers pick Chinese fonts.
+    running_header : str, optional
+        Printed at the top of every page (default: ``title``).
 
     Returns
     -------
     str
         The whole HTML document: CSS inline, images as ``data:`` URIs, no scripts loaded
-        from the network, no input cells or prompts.
+        from the network, no input cells or prompts. Printed (``assets/report.css``): A4,
+        every table and chart within the page width, each section on a new page, the
+        running header on top and page numbers at the bottom of every page.
 
     Notes
     -----
@@ -126,7 +117,8 @@ def notebook_to_html(nb: nbformat.NotebookNode, *, title: str, language: str = "
     (True, False, [])
     """
     exporter = _exporter(language)
-    resources = {"metadata": {"name": title}}
+    resources = {"metadata": {"name": title}, "pingan_css": _css(),
+                 "pingan_page_css": page_css(running_header or _running_header(nb, title))}
     body, _ = exporter.from_notebook_node(nb, resources=resources)
     return body
 
@@ -142,3 +134,52 @@ def external_links(page: str) -> list[str]:
     ['href="https://']
     """
     return [m.group(0) for m in _EXTERNAL_RE.finditer(page)]
+
+
+def _running_header(nb: nbformat.NotebookNode, title: str) -> str:
+    """County · township · month · what the page is, from the notebook's papermill
+    parameters (``township``, ``period``, ``plan_path``); else ``title``."""
+    from pingan_eval.errors import PinganEvalError
+    from pingan_eval.report.formatting import period_zh
+
+    params = nb.metadata.get("papermill", {}).get("parameters", {})
+    period = params.get("period")
+    if not isinstance(period, str) or not re.fullmatch(r"\d{4}-\d{2}", period):
+        return title
+    try:
+        county = _county(params.get("plan_path") or None)
+    except (PinganEvalError, OSError, ValueError):
+        county = None
+    township = params.get("township")
+    parts = [county, township if isinstance(township, str) else None, period_zh(period),
+             title.split()[-1] if title.split() else None]
+    return " · ".join(dict.fromkeys(p for p in parts if p))
+
+
+@lru_cache(maxsize=8)
+def _county(plan_path: str | None) -> str:
+    from pingan_eval.plan import load_plan
+
+    return (load_plan(plan_path) if plan_path else load_plan()).county
+
+
+@lru_cache(maxsize=1)
+def _css() -> str:
+    return CSS_PATH.read_text(encoding="utf-8")
+
+
+def page_css(header: str) -> str:
+    """The ``@page`` rule that prints ``header`` at the top of every page (a CSS string:
+    quotes, backslashes and angle brackets escaped, so no name can end the rule).
+
+    Examples
+    --------
+    >>> page_css("青河县 青河镇 2026年11月")
+    '@page { @top-center { content: "青河县 青河镇 2026年11月"; font-size: 8pt; color: #52606d; } }'
+    >>> "</style>" in page_css("</style>")
+    False
+    """
+    text = re.sub(r"\s+", " ", header).strip()
+    quoted = "".join(f"\\{ord(c):x} " if c in '"\\<>' else c for c in text)
+    return (f'@page {{ @top-center {{ content: "{quoted}"; font-size: 8pt; '
+            f"color: #52606d; }} }}")
