@@ -37,6 +37,7 @@ DATE_COLUMNS = frozenset({
     "interview_date",
     "applied_on", "named_on", "revoked_on", "notice_start", "notice_end",
     *(c for t in TASK_TABLES.values() for c in (*t.observed, *t.events)),
+    "date",  # the task ledger's (tasks/ledger.csv, registers.ledger)
 })
 
 _TIME = r"(?:[ T]+(?P<h>\d{1,2}):(?P<mi>\d{2})(?::(?P<s>\d{2})(?:\.\d+)?)?)?"

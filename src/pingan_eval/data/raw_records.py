@@ -18,13 +18,17 @@ import codecs
 import csv
 import datetime as dt
 import io
+import re
 from collections.abc import Iterable
 from pathlib import Path
+
+import numpy as np
+import pandas as pd
 
 from pingan_eval.errors import DataError
 
 __all__ = ["ENCODINGS", "Records", "cell_text", "csv_records", "detect_encoding",
-           "trim_empty_end", "xls_records", "xlsx_records"]
+           "plain_csv", "read_records", "trim_empty_end", "xls_records", "xlsx_records"]
 
 #: Encodings :func:`detect_encoding` can return, in the order they are tried.
 ENCODINGS = ("utf-8-sig", "utf-8", "gb18030")
@@ -71,6 +75,77 @@ def detect_encoding(data: bytes) -> str:
         data.decode("gb18030")  # raises when the file is not text in any supported encoding
         return "gb18030"
     return "utf-8"
+
+
+def read_records(path: Path) -> Records:
+    """The records of a ``.csv``, ``.xlsx`` or ``.xls`` file (by its suffix; anything else
+    is read as CSV); an operating-system error is a DataError naming the file."""
+    path = Path(path)
+    reader = {".xlsx": xlsx_records, ".xls": xls_records}.get(path.suffix.lower(), csv_records)
+    try:
+        return reader(path)
+    except OSError as exc:
+        raise DataError(f"{path}: unreadable: {exc.strerror or exc}") from None
+
+
+#: White space other than line ends: where there is none, no cell needs stripping.
+_SPACE = re.compile(r"[^\S\r\n]")
+
+
+def plain_csv(path: Path) -> tuple[pd.DataFrame, str, list[int]] | None:
+    """A CSV without any quote, read by pandas' C parser: (table, encoding, blank rows).
+
+    The fast path of :func:`pingan_eval.data.readers.read_table` for large registers:
+    without a quote every physical line is one record, so the spreadsheet row is the
+    line number and the C parser reads what :func:`csv_records` would, much faster. The
+    table is what ``read_table`` builds from :func:`csv_records` (stripped text, object
+    columns, indexed by row, blank rows left out), before dates are normalized. None
+    whenever the file needs the careful reader: a quote, a lone carriage return, an
+    undecodable byte, a blank first line, an empty or repeated header cell, or a row
+    wider than the header (surplus cells, data under an empty header); that reader then
+    gives the same result or the same error.
+    """
+    data = path.read_bytes()
+    try:
+        encoding = detect_encoding(data)
+        text = data.decode(encoding)
+    except UnicodeDecodeError:
+        return None
+    if '"' in text or text.count("\r") != text.count("\r\n"):
+        return None
+    first, _, body = text.partition("\n")
+    raw_header = first.rstrip("\r").split(",")
+    header = trim_empty_end([h.strip() for h in raw_header])
+    if not header or "" in header or len(set(header)) < len(header):
+        return None
+    lines = body.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # the file's last line end
+    if not body.strip() or max(line.count(",") for line in lines) >= len(raw_header):
+        return None
+    # bytes, not a StringIO: pandas would re-encode text to UTF-8 chunk by chunk in Python
+    table = pd.read_csv(io.BytesIO(body.encode("utf-8")), encoding="utf-8", header=None,
+                        names=list(range(len(raw_header))), dtype=object, na_filter=False,
+                        skip_blank_lines=False, engine="c", index_col=False)
+    spaces = _SPACE.search(body) is not None
+    if spaces:
+        table = table.apply(lambda col: col.str.strip())
+    width = len(header)
+    if width < len(raw_header) and (table.iloc[:, width:] != "").to_numpy().any():
+        return None  # data under an empty header cell: the careful reader names it
+    table = table.iloc[:, :width]
+    table.columns = header
+    table.index = pd.RangeIndex(2, 2 + len(table), name="source_row")
+    # a blank row: nothing but commas and white space on its line
+    blank = np.zeros(len(table), dtype=bool)
+    blank[[i for i, line in enumerate(lines)
+           if not (line.replace(",", "").strip() if spaces else line.replace(",", "")
+                   .rstrip("\r"))]] = True
+    rows = table.index.to_numpy()
+    last = rows[~blank].max() if (~blank).any() else 0
+    table = table[~blank]
+    table.index = pd.Index(rows[~blank].tolist(), name="source_row")  # as read_table's
+    return table, encoding, [int(r) for r in rows[blank] if r < last]
 
 
 def csv_records(path: Path) -> Records:

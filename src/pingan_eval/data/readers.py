@@ -24,12 +24,15 @@ import pandas as pd
 
 from pingan_eval.data.dates import normalize_dates
 from pingan_eval.data.raw_records import ENCODINGS as ENCODINGS
-from pingan_eval.data.raw_records import csv_records, trim_empty_end, xls_records, xlsx_records
 from pingan_eval.data.raw_records import detect_encoding as detect_encoding
+from pingan_eval.data.raw_records import plain_csv, read_records, trim_empty_end
 from pingan_eval.errors import DataError
 
 #: Index name of every table read here: the spreadsheet row number.
 ROW = "source_row"
+#: ``attrs`` key set on every table read here: its cells are stripped ``str``, none missing
+#: (columns taken from it carry it too; a column assigned afterwards must not be).
+STRIPPED_TEXT = "stripped_text"
 
 
 def read_table(path: str | os.PathLike, required: Iterable[str] = (), *,
@@ -94,15 +97,15 @@ def read_table(path: str | os.PathLike, required: Iterable[str] = (), *,
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found")
-    try:
-        if path.suffix.lower() == ".xlsx":
-            header, records, lines, blank, encoding, quotes = xlsx_records(path)
-        elif path.suffix.lower() == ".xls":
-            header, records, lines, blank, encoding, quotes = xls_records(path)
-        else:
-            header, records, lines, blank, encoding, quotes = csv_records(path)
-    except OSError as exc:
-        raise DataError(f"{path}: unreadable: {exc.strerror or exc}") from None
+    plain = plain_csv(path) if path.suffix.lower() == ".csv" else None
+    if plain is not None:  # no quote in the file: pandas' parser reads the same, faster
+        df, encoding, blank_rows = plain
+        _require(path, df.columns, required)
+        df.attrs.update(source=str(path), encoding=encoding, blank_rows=blank_rows,
+                        stray_quotes={}, **{STRIPPED_TEXT: True})
+        normalize_dates(df, str(path), ambiguous_fatal=ambiguous_dates_fatal)
+        return df
+    header, records, lines, blank, encoding, quotes = read_records(path)
     header = [h.strip() for h in header]
     while header and not header[-1]:
         header.pop()
@@ -117,10 +120,7 @@ def read_table(path: str | os.PathLike, required: Iterable[str] = (), *,
         elif name in seen:
             raise DataError(f"{path}: unreadable header: column {name!r} appears twice")
         seen.add(name)
-    missing = [c for c in required if c not in seen]
-    if missing:
-        cols = ", ".join(missing)
-        raise DataError(f"{path}: missing required column{'s' if len(missing) > 1 else ''} {cols}")
+    _require(path, seen, required)
     if quotes and stray_quotes_fatal:
         row, (column, opened, closed) = next(iter(quotes.items()))
         raise DataError(f"{path}: line {opened}, column {column}: a quote opened here closes "
@@ -138,9 +138,17 @@ def read_table(path: str | os.PathLike, required: Iterable[str] = (), *,
     # blank rows between data rows are reported; trailing ones (formatting) are not
     blank_rows = [b for b in blank if lines and b < lines[-1]]
     df.attrs.update(source=str(path), encoding=encoding, blank_rows=blank_rows,
-                    stray_quotes=quotes)
+                    stray_quotes=quotes, **{STRIPPED_TEXT: True})
     normalize_dates(df, str(path), ambiguous_fatal=ambiguous_dates_fatal)
     return df
+
+
+def _require(path: Path, columns: Iterable[str], required: Iterable[str]) -> None:
+    present = set(columns)
+    missing = [c for c in required if c not in present]
+    if missing:
+        cols = ", ".join(missing)
+        raise DataError(f"{path}: missing required column{'s' if len(missing) > 1 else ''} {cols}")
 
 
 def parse_numbers(

@@ -90,6 +90,25 @@ def _eligible(eligible: pd.DataFrame, plan: Plan) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def read_registers(raw_dir: str | os.PathLike | None = None
+                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``registers/safe_cells.csv`` and ``registers/eligible.csv`` as read, unvalidated text
+    (what :func:`pingan_eval.registers.cells.judge` validates once).
+
+    Raises
+    ------
+    DataError
+        A file or required column is missing or the file is unreadable.
+    """
+    from pingan_eval.data.readers import read_table
+    from pingan_eval.paths import SAMPLE_RAW_DIR
+
+    folder = Path(raw_dir) if raw_dir is not None else SAMPLE_RAW_DIR
+    return (read_table(folder / "registers" / "safe_cells.csv", required=REGISTER_COLUMNS),
+            read_table(folder / "registers" / "eligible.csv",
+                       required=("township", "category", "eligible")))
+
+
 def load_registers(raw_dir: str | os.PathLike | None = None,
                    plan: PlanLike = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read and validate ``registers/safe_cells.csv`` and ``registers/eligible.csv``.
@@ -116,14 +135,8 @@ def load_registers(raw_dir: str | os.PathLike | None = None,
         not a whole number >= 0; a township, category or level is unknown; a unit_id or
         township x category repeats. The message names the file, row and column.
     """
-    from pingan_eval.data.readers import read_table
-    from pingan_eval.paths import SAMPLE_RAW_DIR
-
     plan = as_plan(plan)
-    folder = Path(raw_dir) if raw_dir is not None else SAMPLE_RAW_DIR
-    raw_reg = read_table(folder / "registers" / "safe_cells.csv", required=REGISTER_COLUMNS)
-    raw_elig = read_table(folder / "registers" / "eligible.csv",
-                          required=("township", "category", "eligible"))
+    raw_reg, raw_elig = read_registers(raw_dir)
     reg, elig = _register(raw_reg, plan), _eligible(raw_elig, plan)
     reg.index, elig.index = raw_reg.index, raw_elig.index
     return reg, elig

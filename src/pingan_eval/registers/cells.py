@@ -30,7 +30,7 @@ from pingan_eval.registers.cell_inputs import (
     load_registers,
     skipped_checks,
 )
-from pingan_eval.registers.defects import DEFECT_RULES, DefectRule, assess, pair_counts
+from pingan_eval.registers.defects import DEFECT_RULES, DefectRule, assess, pair_counts, unit_order
 
 __all__ = [
     "DEFECT_RULES",
@@ -135,7 +135,8 @@ def _rates(inp: Inputs) -> pd.DataFrame:
     """:func:`naming_rates` on validated inputs."""
     plan, day, reg, skip = inp.plan, inp.day, inp.reg, inp.skip
     elig = inp.elig[inp.elig["eligible"] > 0]
-    out = pair_counts(reg, elig, plan, day, skip)
+    units = unit_order(reg)
+    out = pair_counts(reg, elig, plan, day, skip, units)
     cats = plan.cell_categories.set_index("category")
     out["eligible"] = out["eligible"].astype("int64")
     out["rate"] = out["named"] / out["eligible"]
@@ -151,7 +152,7 @@ def _rates(inp: Inputs) -> pd.DataFrame:
                       np.where(day <= out["window_end"], "open", "closed_on_time")).astype(object)
     for end in out.loc[status == "closed_on_time", "window_end"].unique():
         rows = (status == "closed_on_time") & (out["window_end"] == end).to_numpy()
-        at_end = pair_counts(reg, elig, plan, pd.Timestamp(end), skip)
+        at_end = pair_counts(reg, elig, plan, pd.Timestamp(end), skip, units)
         at_end = out[["township", "category"]].merge(at_end, how="left",
                                                      on=["township", "category"])
         on_time = [t.meets(n / e) for t, n, e in

@@ -13,13 +13,21 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from pingan_eval.data.readers import STRIPPED_TEXT
 from pingan_eval.errors import DataError
 
 __all__ = ["as_text", "cell_error", "counts", "dates", "known"]
 
 
 def as_text(col: pd.Series) -> pd.Series:
-    """Stripped text, ``""`` where missing (dates as ``YYYY-MM-DD``, whole floats as ints)."""
+    """Stripped text, ``""`` where missing (dates as ``YYYY-MM-DD``, whole floats as ints).
+
+    A column of a table :func:`~pingan_eval.data.readers.read_table` returned is that
+    already (its ``attrs`` say so, :data:`~pingan_eval.data.readers.STRIPPED_TEXT`) and is
+    copied as it is: a register of millions of cells is not stripped twice.
+    """
+    if col.attrs.get(STRIPPED_TEXT) and col.dtype == object:
+        return col.copy()
     missing = col.isna().to_numpy()
     if pd.api.types.is_datetime64_any_dtype(col):
         obj = col.dt.strftime("%Y-%m-%d").astype(object)
@@ -58,8 +66,13 @@ def dates(table: pd.DataFrame, name: str, col: str, required: bool = False) -> p
         text = pd.Series(np.where(parsed.isna(), "", "ok"), index=table.index)
     else:
         text = as_text(table[col])
-        parsed = pd.to_datetime(text.where(text != ""), format="%Y-%m-%d", errors="coerce")
-        bad = (text != "") & (parsed.isna() | ~text.str.fullmatch(r"\d{4}-\d{2}-\d{2}"))
+        # a register's dates repeat: each distinct text is parsed once
+        codes, distinct = pd.factorize(text)
+        day = pd.Series(distinct, dtype=object)
+        once = pd.to_datetime(day.where(day != ""), format="%Y-%m-%d", errors="coerce")
+        well_formed = day.str.fullmatch(r"\d{4}-\d{2}-\d{2}").to_numpy(dtype=bool)
+        parsed = pd.Series(once.to_numpy()[codes], index=table.index)
+        bad = (text != "") & (parsed.isna() | ~pd.Series(well_formed[codes], index=table.index))
         if bad.any():
             row = bad.idxmax()
             raise cell_error(table, name, row, col,

@@ -83,13 +83,22 @@ def unsupported(register: pd.DataFrame, plan: Plan) -> set[str]:
     return out
 
 
+def unit_order(reg: pd.DataFrame) -> np.ndarray:
+    """Each row's position in ``unit_id`` order (sorted once, for :func:`assess`)."""
+    order = np.empty(len(reg), dtype=np.int64)
+    order[np.argsort(reg["unit_id"].to_numpy(dtype=object), kind="stable")] = np.arange(len(reg))
+    return order
+
+
 def assess(reg: pd.DataFrame, elig: pd.DataFrame, plan: Plan, day: pd.Timestamp,
-            skip: frozenset[str], *, details: bool = True
+            skip: frozenset[str], *, details: bool = True, units: np.ndarray | None = None
             ) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
     """Defects seen by ``day`` (long table over register rows), held and counted masks.
 
     ``details=False`` leaves the ``detail`` texts empty: counting needs only which rows
     are flawed, and writing a text for each of a large register's rows is most of the work.
+    ``units`` is :func:`unit_order` of ``reg`` (computed here if not given; the callers
+    that assess several days sort once).
     """
     cells = {t.category: t for t in plan.cells}
     cat = reg["category"]
@@ -103,11 +112,14 @@ def assess(reg: pd.DataFrame, elig: pd.DataFrame, plan: Plan, day: pd.Timestamp,
             detail_zh: Callable[[pd.DataFrame], pd.Series]) -> None:
         mask = mask.fillna(False).astype(bool)
         if rule not in skip and mask.any():
+            if not details:  # the rows only: no copy of the register's columns
+                rows = reg.index[mask.to_numpy()]
+                found.append(pd.DataFrame({"row": rows, "rule": rule, "detail": "",
+                                           "detail_zh": ""}, index=rows))
+                return
             sub = reg[mask]
-            texts = ({"detail": detail(sub), "detail_zh": detail_zh(sub)} if details
-                     else {"detail": "", "detail_zh": ""})
-            found.append(pd.DataFrame({"row": sub.index, "rule": rule, **texts},
-                                      index=sub.index))
+            found.append(pd.DataFrame({"row": sub.index, "rule": rule, "detail": detail(sub),
+                                       "detail_zh": detail_zh(sub)}, index=sub.index))
 
     def ymd(sub: pd.DataFrame, col: str, blank: str = "blank") -> pd.Series:
         return sub[col].dt.strftime("%Y-%m-%d").fillna(blank).astype(object)
@@ -186,8 +198,14 @@ def assess(reg: pd.DataFrame, elig: pd.DataFrame, plan: Plan, day: pd.Timestamp,
     valid = held & ~flawed
     cap = reg[["township", "category"]].merge(elig, how="left", on=["township", "category"])
     cap = pd.Series(cap["eligible"].fillna(0.0).to_numpy(), index=reg.index)
-    order = reg[valid].sort_values(["named_on", "unit_id"])
-    rank = (order.groupby(["township", "category"]).cumcount() + 1).reindex(reg.index)
+    # the namings of a pair in order of date, then unit_id (integer keys: one string sort)
+    units = unit_order(reg) if units is None else units
+    rows = np.flatnonzero(valid.to_numpy())
+    named_on = reg["named_on"].to_numpy(dtype="datetime64[ns]")[rows].astype(np.int64)
+    perm = rows[np.lexsort((units[rows], named_on))]
+    pairs = reg[["township", "category"]].iloc[perm]
+    rank = np.zeros(len(reg))  # 0 for rows not counted: never above the cap
+    rank[perm] = pairs.groupby(["township", "category"], sort=False).cumcount() + 1
     surplus = valid & (rank > cap)
     add(surplus, "outside_eligible",
         lambda d: (cap[d.index].map("{:.0f}".format) + " eligible in " + d["township"]
@@ -202,9 +220,9 @@ def assess(reg: pd.DataFrame, elig: pd.DataFrame, plan: Plan, day: pd.Timestamp,
 
 
 def pair_counts(reg: pd.DataFrame, elig: pd.DataFrame, plan: Plan, day: pd.Timestamp,
-                 skip: frozenset[str]) -> pd.DataFrame:
+                 skip: frozenset[str], units: np.ndarray | None = None) -> pd.DataFrame:
     """Per eligible township x category on ``day``: named (counted), defective, revoked."""
-    _, held, counted = assess(reg, elig, plan, day, skip, details=False)
+    _, held, counted = assess(reg, elig, plan, day, skip, details=False, units=units)
     revoked = (reg["named_on"].notna() & (reg["named_on"] <= day)
                & reg["revoked_on"].notna() & (reg["revoked_on"] <= day))
     per_unit = reg[["township", "category"]].assign(
