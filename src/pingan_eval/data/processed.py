@@ -8,7 +8,9 @@ design, re-raked to the stored ``margins.csv``.
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,7 @@ from pingan_eval.data.codebook import INDICATORS, SCORED
 from pingan_eval.data.wave_weights import rake_margins, trim_to_median
 from pingan_eval.errors import DataError
 
-__all__ = ["RESPONDENT_COLUMNS", "load_design", "load_respondents"]
+__all__ = ["RESPONDENT_COLUMNS", "cached_reads", "load_design", "load_respondents"]
 
 #: Columns of ``respondents.csv``, in order (a contract with the report notebooks).
 RESPONDENT_COLUMNS = (
@@ -30,6 +32,35 @@ RESPONDENT_COLUMNS = (
 )
 _TEXT_COLUMNS = ("respondent_id", "township", "village", "kind", "household_id",
                  "interview_date", "sex", "age_group", "ethnicity")
+
+
+#: What :func:`cached_reads` keeps while its block runs (None outside it).
+_cache: dict[tuple, Any] | None = None
+
+
+@contextlib.contextmanager
+def cached_reads() -> Iterator[None]:
+    """Within the block, each period's respondents and design are read from disk once.
+
+    The batch's shared estimation reads a month for its direct estimates, its pooled
+    windows, the model and the breakdowns; inside this block the second reading of a
+    folder's period is the first one's result (a copy of the respondents; the design,
+    which is never changed in place, itself). Outside it nothing is kept.
+    """
+    global _cache
+    outer, _cache = _cache, ({} if _cache is None else _cache)
+    try:
+        yield
+    finally:
+        _cache = outer
+
+
+def _cached(key: tuple, make: Any) -> Any:
+    if _cache is None:
+        return make()
+    if key not in _cache:
+        _cache[key] = make()
+    return _cache[key]
 
 
 def _processed(period: str, processed_dir: str | Path, name: str) -> Path:
@@ -55,6 +86,11 @@ def load_respondents(period: str, processed_dir: str | Path = paths.PROCESSED_DI
     DataError
         If the period has not been prepared in ``processed_dir``.
     """
+    key = ("respondents", str(Path(processed_dir).resolve()), period)
+    return _cached(key, lambda: _read_respondents(period, processed_dir)).copy()
+
+
+def _read_respondents(period: str, processed_dir: str | Path) -> pd.DataFrame:
     path = _processed(period, processed_dir, "respondents.csv")
     dtypes = {c: str for c in _TEXT_COLUMNS}
     dtypes.update(age="int64", household_adults="int64", psu_total="int64")
@@ -85,6 +121,11 @@ def load_design(period: str, processed_dir: str | Path = paths.PROCESSED_DIR, *,
         If the period has not been prepared, or the re-raked weights differ from the
         stored ones (the folder was edited by hand).
     """
+    key = ("design", str(Path(processed_dir).resolve()), period, lonely_psu)
+    return _cached(key, lambda: _build_design(period, processed_dir, lonely_psu))
+
+
+def _build_design(period: str, processed_dir: str | Path, lonely_psu: str) -> Any:
     from pingan_eval.survey.design import SurveyDesign
 
     df = load_respondents(period, processed_dir)

@@ -95,9 +95,11 @@ def period_summary(
     pandas.DataFrame
         One row per area x indicator with exactly the columns :data:`SUMMARY_COLUMNS`:
 
-        - ``period``; ``area`` (county or township name); ``area_level`` (``county`` or
-          ``township``); ``indicator`` (the plan's target code: ``awareness``,
-          ``cell_family``, ``visits``, ...); ``name_zh``; ``source`` (``survey``,
+        - ``period``; ``area`` (county, township or department name); ``area_level``
+          (``county``, ``township`` or ``department``: the campaign tasks a county
+          department answers for, :func:`pingan_eval.summary.departments.department_rows`);
+          ``indicator`` (the plan's target code: ``awareness``, ``cell_family``,
+          ``visits``, ...); ``name_zh``; ``source`` (``survey``,
           ``register``, ``structural`` or ``task``);
         - ``estimator``: ``direct`` (the month's design-based estimate; every register
           row), ``pooled`` (the months from ``window_start`` to ``period`` stacked) or
@@ -111,9 +113,9 @@ def period_summary(
           registers may also say ``not_due``), ``flag`` (``ok``, ``review``,
           ``suppress``) and ``flag_reason``.
 
-        Sorted: the county first, then the townships in plan order; within an area the
-        indicators in plan order (survey, safe cells, structural, tasks); within an
-        indicator direct, pooled (shortest window first), model.
+        Sorted: the county first, then the townships, then the departments, in plan
+        order; within an area the indicators in plan order (survey, safe cells,
+        structural, tasks); within an indicator direct, pooled (shortest window first), model.
 
     Raises
     ------
@@ -133,13 +135,36 @@ def period_summary(
     the county estimate covers the other townships. Pooled and model rows:
     :func:`pingan_eval.summary.borrowing.borrowed_rows`.
     """
+    plan = resolve_plan(plan)
+    survey = survey_summary(period, raw_dir=raw_dir, processed_dir=processed_dir, plan=plan)
+    return with_register_rows(survey, period, raw_dir=raw_dir, plan=plan, registers=registers)
+
+
+def survey_summary(period: str, *, raw_dir: str | os.PathLike = paths.SAMPLE_RAW_DIR,
+                   processed_dir: str | os.PathLike = paths.PROCESSED_DIR,
+                   plan: Plan | str | os.PathLike | None = None) -> pd.DataFrame:
+    """The survey rows of :func:`period_summary` (direct, pooled and model), sorted alike.
+
+    With :func:`with_register_rows` it is :func:`period_summary` in two steps, so that a
+    batch can judge the registers in another process meanwhile.
+    """
     from pingan_eval.summary.borrowing import borrowed_rows, prepared_periods
 
     plan = resolve_plan(plan)
     parts = [_survey_rows(period, processed_dir, plan)]
     available = sorted({*prepared_periods(raw_dir, processed_dir), period})
     parts.append(borrowed_rows([period], available, processed_dir, plan))
-    parts.extend(_register_rows(period, Path(raw_dir), plan, registers))
+    return _finish(pd.concat([p for p in parts if len(p)], ignore_index=True), plan)
+
+
+def with_register_rows(survey: pd.DataFrame, period: str, *,
+                       raw_dir: str | os.PathLike = paths.SAMPLE_RAW_DIR,
+                       plan: Plan | str | os.PathLike | None = None,
+                       registers: RegisterTables | None = None) -> pd.DataFrame:
+    """``survey`` (:func:`survey_summary`) with the register, structural, task and
+    department rows of ``period`` added: :func:`period_summary`'s table."""
+    plan = resolve_plan(plan)
+    parts = [survey, *_register_rows(period, Path(raw_dir), plan, registers)]
     return _finish(pd.concat([p for p in parts if len(p)], ignore_index=True), plan)
 
 
@@ -288,7 +313,8 @@ def _absent_towns(towns: pd.DataFrame, plan: Plan) -> pd.DataFrame:
     Estimate and interval NaN, ``n`` and ``df`` 0: :func:`pingan_eval.survey.reliability`
     suppresses them (``no_estimate``) and the verdict is ``undecided``.
     """
-    missing = [t for t in plan.townships if t not in set(towns["area"])]
+    present = set(towns["area"])
+    missing = [t for t in plan.townships if t not in present]
     return pd.DataFrame({"area": missing, "area_level": "township", "estimate": np.nan,
                          "se": np.nan, "ci_low": np.nan, "ci_high": np.nan, "df": 0.0,
                          "n": 0.0, "deff": np.nan})
@@ -313,6 +339,10 @@ def _register_rows(period: str, raw_dir: Path, plan: Plan,
             n=structural["denominator"], source="structural"), plan))
     if not registers.tasks.empty:
         parts.append(_from_register(_task_rows(registers.tasks, plan), plan))
+    if not registers.task_status.empty:  # the tasks by department (registers.ledger)
+        from pingan_eval.summary.departments import department_rows
+
+        parts.append(department_rows(registers.task_status, plan))
     return [p.assign(period=period, estimator="direct", window_start=period) for p in parts]
 
 
@@ -356,7 +386,7 @@ def _from_register(table: pd.DataFrame, plan: Plan) -> pd.DataFrame:
 
 def _finish(table: pd.DataFrame, plan: Plan) -> pd.DataFrame:
     """Fixed columns and dtypes; county first, townships and indicators in plan order."""
-    areas = {a: i for i, a in enumerate((plan.county, *plan.townships))}
+    areas = {a: i for i, a in enumerate((plan.county, *plan.townships, *plan.departments))}
     codes = {t.code: i for i, t in enumerate(plan.entries)}
     out = table.copy()
     out["flag_reason"] = out["flag_reason"].fillna("")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 
 from pingan_eval.plan import Plan, as_plan
@@ -85,9 +86,10 @@ def all_breakdowns(design, *, plan: Plan | str | os.PathLike | None = None,
     areas = {a: i for i, a in enumerate((plan.county, *plan.townships))}
     both = pd.concat([county, towns], ignore_index=True)
     both = both[both["area"].isin(areas)]
-    parts = [_order_breakdowns(g, plan, by) for _, g in
-             sorted(both.groupby("area", sort=False), key=lambda kv: areas[kv[0]])]
-    return pd.concat(parts, ignore_index=True)
+    # one sort for all areas (area in plan order first): the same rows, in the same order,
+    # as sorting each area's rows on its own
+    return _order_breakdowns(both.assign(_a=both["area"].map(areas)), plan, by,
+                             first=["_a"])
 
 
 def _breakdown_rows(design, plan: Plan, by: Sequence[str], level: float, *,
@@ -110,12 +112,15 @@ def _breakdown_rows(design, plan: Plan, by: Sequence[str], level: float, *,
     return out
 
 
-def _order_breakdowns(rows: pd.DataFrame, plan: Plan, by: Sequence[str]) -> pd.DataFrame:
-    rank = [_level_rank(b, lv) for b, lv in zip(rows["breakdown"], rows["level"], strict=True)]
+def _order_breakdowns(rows: pd.DataFrame, plan: Plan, by: Sequence[str], *,
+                      first: Sequence[str] = ()) -> pd.DataFrame:
+    pairs = rows[["breakdown", "level"]].drop_duplicates()
+    ranks = {(b, lv): _level_rank(b, lv) for b, lv in pairs.itertuples(index=False)}
+    rank = pd.MultiIndex.from_frame(rows[["breakdown", "level"]]).map(ranks)
     codes = {t.code: i for i, t in enumerate(plan.survey)}
-    out = rows.assign(_b=rows["breakdown"].map({b: i for i, b in enumerate(by)}), _l=rank,
-                      _i=rows["indicator"].map(codes))
-    out = out.sort_values(["_b", "_l", "level", "_i"], kind="stable")
+    out = rows.assign(_b=rows["breakdown"].map({b: i for i, b in enumerate(by)}),
+                      _l=np.asarray(rank), _i=rows["indicator"].map(codes))
+    out = out.sort_values([*first, "_b", "_l", "level", "_i"], kind="stable")
     return out[["area", *BREAKDOWN_COLUMNS]].reset_index(drop=True)
 
 

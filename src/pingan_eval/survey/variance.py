@@ -219,8 +219,12 @@ def calibrated_variance(x: np.ndarray, pairs: DomainPairs, structure: Structure,
     # are its absent PSUs (_stratified_sum pads them), and a group with none is zero.
     # A township domain's residuals stay in its township, so this is P, not P k.
     pair_group = totals.col * n_strata + structure.psu_stratum[totals.row]
-    group_domain, group_stratum = np.divmod(np.arange(k * n_strata), n_strata)
-    present = np.ones(len(group_domain), dtype=bool)
+    if structure.lonely_psu == "fail" and (structure.n_psu == 1).any():
+        groups = np.arange(k * n_strata)  # every group, so that the lonely stratum fails
+    else:  # only the groups with a non-zero total (k x strata can be a million)
+        groups, pair_group = np.unique(pair_group, return_inverse=True)
+    group_domain, group_stratum = np.divmod(groups, n_strata)
+    present = np.ones(len(groups), dtype=bool)
     return _stratified_sum(totals.data, pair_group, group_domain, group_stratum,
                            present, k, structure)
 
