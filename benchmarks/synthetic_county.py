@@ -30,7 +30,13 @@ class County:
 
 
 def make_county(folder: Path, n_townships: int) -> County:
-    """Write the county under ``folder`` (``raw/``, ``processed/``, ``plan.toml``)."""
+    """Write the county under ``folder`` (``raw/``, ``processed/``, ``plan.toml``); a folder
+    already holding a county of ``n_townships`` townships (its plan) is reused as it is."""
+    if (folder / "plan.toml").is_file() and (folder / "processed" / PERIODS[-1]).is_dir():
+        townships = list(dict.fromkeys(pd.read_csv(folder / "raw" / "frame.csv")["township"]))
+        if len(townships) == n_townships:
+            return County(folder / "raw", folder / "processed", folder / "plan.toml",
+                          townships)
     raw = synth_county(folder / "raw", seed=2026, n_townships=n_townships,
                        respondents_per_wave=200 * n_townships, periods=len(PERIODS),
                        last_period=PERIODS[-1])

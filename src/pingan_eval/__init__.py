@@ -40,6 +40,8 @@ _EXPORTS: dict[str, str] = {
     "official_rows": "summary",
     "load_tasks": "registers.tasks",
     "task_completion": "registers.tasks",
+    "read_ledger": "registers.ledger",
+    "task_status": "registers.ledger",
     "effective_n": "survey.weighting",
     "kish_deff": "survey.weighting",
     "trim_weights": "survey.weighting",
@@ -64,12 +66,14 @@ __all__ = [
     "official_rows",
     "period_summary",
     "procedure_defects",
+    "read_ledger",
     "reliability",
     "sample_size",
     "sample_size_table",
     "skipped_checks",
     "structural_targets",
     "task_completion",
+    "task_status",
     "township_standards",
     "trim_weights",
     "weight_summary",
@@ -100,6 +104,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
         structural_targets,
         township_standards,
     )
+    from pingan_eval.registers.ledger import read_ledger, task_status
     from pingan_eval.registers.tasks import load_tasks, task_completion
     from pingan_eval.summary import official_rows, period_summary
     from pingan_eval.survey.calibration import census_margins

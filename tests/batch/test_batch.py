@@ -33,6 +33,7 @@ from pingan_eval.batch.run import USER_COLUMNS, _execute, report_filenames, run_
 from pingan_eval.cli import main
 from pingan_eval.errors import ReportError
 from pingan_eval.fileio import sha256_file
+from pingan_eval.plan import load_plan
 from pingan_eval.report.htmlexport import external_links
 from pingan_eval.summary import read_summary
 
@@ -228,7 +229,7 @@ def _jobs(tmp: Path) -> list[NotebookJob]:
 
 def test_local_pool_runs_all_and_keeps_order(tmp_path):
     with worker_pool(2) as pool:
-        results = _execute(_jobs(tmp_path), pool=pool, scheduler=None, progress=False,
+        results = _execute(_jobs(tmp_path), pool=pool, client=None, progress=False,
                            period="2026-11")
     assert [r.area for r in results] == ["塔克什肯镇", "阿热勒乡"]
     assert [r.status for r in results] == ["ok", "failed"]
@@ -256,7 +257,7 @@ def _batch(out: Path, processed: Path, **kw):
     kw = {"townships": PICKED, "jobs": 2, **kw}
     return run_batch(PERIOD, out_dir=out, processed_dir=processed, timeout=120,
                      progress=False, township_notebook=REPORT_NB, county_notebook=REPORT_NB,
-                     **kw)
+                     department_notebook=REPORT_NB, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -272,19 +273,40 @@ def test_batch_writes_every_file(batch):
     names = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
     assert names == {
         "county.ipynb", "county.html", "青河镇.ipynb", "青河镇.html",
+        "departments.ipynb", "departments.html",  # the tasks by department
         "阿热勒乡.ipynb", "阿热勒乡.html",  # the failed notebook is kept, as papermill does
         "index.html", "summary.csv", "summary.xlsx", "manifest.json",
-        "_data/summary.csv", "_data/trends.csv", "_data/breakdowns.csv",
-        *(f"_data/registers/{name}" for name in (
-            "naming_rates.csv", "defects.csv", "standards.csv", "structural.csv",
-            "skipped_checks.csv", "tasks.csv", "has_register.txt")),
+        *(f"{cache}/{name}" for cache in ("_data", "_data/areas/青河镇", "_data/areas/阿热勒乡")
+          for name in ("summary.csv", "trends.csv", "breakdowns.csv", "facts.csv", "peers.csv",
+                       "inputs.json", *(f"registers/{table}" for table in (
+                           "naming_rates.csv", "defects.csv", "standards.csv",
+                           "structural.csv", "skipped_checks.csv", "tasks.csv",
+                           "task_status.csv", "has_register.txt")))),
     }
+
+
+def test_a_township_reads_only_its_own_rows(batch):
+    """Its cache holds its rows and the county's: the same size whatever the county's."""
+    out, _ = batch
+    areas = out / PERIOD / "_data" / "areas" / "青河镇"
+    summary = read_summary(areas / "summary.csv")
+    full = read_summary(out / PERIOD / "_data" / "summary.csv")
+    # the sample has 7 townships (at most FOREST_FULL_ROWS): the forest plot lists them
+    # all, so its summary is whole; the rest is the township's own
+    assert len(summary) == len(full)
+    trends = read_summary(areas / "trends.csv")
+    assert set(trends["area"]) == {"青河县", "青河镇"}
+    breakdowns = pd.read_csv(areas / "breakdowns.csv")
+    assert set(breakdowns["area"]) == {"青河镇"}
+    standards = pd.read_csv(areas / "registers" / "standards.csv")
+    assert set(standards["township"]) == {"青河镇"}
 
 
 def test_batch_reports_failures_and_goes_on(batch):
     _, result = batch
     status = {r.area: r.status for r in result.notebooks}
-    assert status == {"青河县": "ok", "青河镇": "ok", "阿热勒乡": "failed", "不存在乡": "failed"}
+    assert status == {"青河县": "ok", "县直部门": "ok", "青河镇": "ok", "阿热勒乡": "failed",
+                      "不存在乡": "failed"}
     assert not result.ok and [r.area for r in result.failed] == ["阿热勒乡", "不存在乡"]
     unknown = result.failed[1].error
     assert unknown["ename"] == "UnknownTownship" and "不存在乡" in unknown["evalue"]
@@ -295,11 +317,14 @@ def test_batch_passes_the_cached_summary_to_notebooks(batch):
     nb = nbformat.read(out / PERIOD / "青河镇.ipynb", as_version=4)
     got = _received(nb)
     assert got["township"] == "青河镇" and got["period"] == PERIOD
-    assert Path(got["summary_path"]) == out / PERIOD / "_data" / "summary.csv"
+    own = out / PERIOD / "_data" / "areas" / "青河镇"
+    assert Path(got["summary_path"]) == own / "summary.csv"
     params = nb.metadata.papermill.parameters
     assert set(params) == {"township", "period", "raw_dir", "processed_dir", "plan_path",
-                           "summary_path", "trend_path", "breakdowns_path", "registers_dir"}
-    assert Path(params["breakdowns_path"]) == out / PERIOD / "_data" / "breakdowns.csv"
+                           "summary_path", "trend_path", "breakdowns_path", "registers_dir",
+                           "cache_dir"}
+    assert Path(params["breakdowns_path"]) == own / "breakdowns.csv"
+    assert Path(params["cache_dir"]) == own
     county = nbformat.read(out / PERIOD / "county.ipynb", as_version=4)
     assert "township" not in county.metadata.papermill.parameters
 
@@ -332,7 +357,9 @@ def test_batch_summary_files(batch, processed):
     folder = out / PERIOD
     users = pd.read_csv(folder / "summary.csv", encoding="utf-8-sig", dtype={"period": str})
     assert tuple(users.columns) == USER_COLUMNS
-    assert list(dict.fromkeys(users["area"])) == ["青河县", "青河镇", "阿热勒乡"]
+    depts = load_plan().departments  # the tasks by department follow the areas run
+    assert list(dict.fromkeys(users["area"])) == ["青河县", "青河镇", "阿热勒乡", *depts]
+    assert set(users.loc[users["area"].isin(depts), "area_level"]) == {"department"}
     assert set(users["verdict_zh"]) <= {"达标", "未达标", "尚无定论", "未到期", "无数据"}
     # the users' rows are the cached period summary, restricted to the areas run
     cached = read_summary(folder / "_data" / "summary.csv")
@@ -397,10 +424,22 @@ def test_cli_batch_with_the_report_notebooks(processed, tmp_path, capsys):
     assert "不存在乡" in captured.err and "UnknownTownship" in captured.err
     manifest = json.loads((tmp_path / PERIOD / "manifest.json").read_text(encoding="utf-8"))
     status = {n["area"]: n["status"] for n in manifest["notebooks"]}
-    assert status == {"青河县": "ok", "塔克什肯镇": "ok", "不存在乡": "failed"}
+    assert status == {"青河县": "ok", "县直部门": "ok", "塔克什肯镇": "ok", "不存在乡": "failed"}
+    page = (tmp_path / PERIOD / "departments.html").read_text(encoding="utf-8")
+    assert "县直部门任务落实情况" in page and external_links(page) == []
+    assert 'href="departments.html"' in (tmp_path / PERIOD / "county.html").read_text(
+        encoding="utf-8")
+    assert 'href="departments.html"' in (tmp_path / PERIOD / "index.html").read_text(
+        encoding="utf-8")
     page = (tmp_path / PERIOD / "塔克什肯镇.html").read_text(encoding="utf-8")
     assert "塔克什肯镇" in page and external_links(page) == []
     assert re.search(r'src="data:image/png;base64,', page)
+    # no warning meant for developers (a missing font weight, a deprecation) in a report
+    for stem in ("塔克什肯镇", "county", "departments"):
+        nb = nbformat.read(tmp_path / PERIOD / f"{stem}.ipynb", as_version=4)
+        stderr = [(i, o.get("text", "")) for i, c in enumerate(nb.cells)
+                  for o in c.get("outputs", []) if o.get("name") == "stderr"]
+        assert stderr == [], stderr
 
 
 def test_batch_on_a_dask_local_cluster(processed, tmp_path):
@@ -410,7 +449,7 @@ def test_batch_on_a_dask_local_cluster(processed, tmp_path):
         result = _batch(tmp_path, processed, townships=["塔克什肯镇", "阿热勒乡"],
                         scheduler=cluster.scheduler_address)
     status = {r.area: r.status for r in result.notebooks}
-    assert status == {"青河县": "ok", "塔克什肯镇": "ok", "阿热勒乡": "failed"}
+    assert status == {"青河县": "ok", "县直部门": "ok", "塔克什肯镇": "ok", "阿热勒乡": "failed"}
     assert result.failed[0].error["ename"] == "ValueError"
     nb = nbformat.read(tmp_path / PERIOD / "塔克什肯镇.ipynb", as_version=4)
     assert _received(nb)["township"] == "塔克什肯镇"
@@ -452,7 +491,8 @@ def test_ctrl_c_stops_the_batch_and_its_kernels(processed, tmp_path):
         f"run_batch({PERIOD!r}, townships=['青河镇', '塔克什肯镇', '阿热勒乡'], jobs=2,\n"
         f"          out_dir={str(tmp_path)!r}, processed_dir={str(processed)!r},\n"
         f"          progress=False, township_notebook={str(SLEEP_NB)!r},\n"
-        f"          county_notebook={str(SLEEP_NB)!r}, timeout=300)\n"
+        f"          county_notebook={str(SLEEP_NB)!r},\n"
+        f"          department_notebook={str(SLEEP_NB)!r}, timeout=300)\n"
     )
     proc = subprocess.Popen([sys.executable, "-c", script], start_new_session=True,
                             stderr=subprocess.PIPE)
@@ -538,7 +578,7 @@ def fixture_notebooks(tmp_path, monkeypatch):
     """The CLI's default notebooks replaced by the quick fixture notebook."""
     folder = tmp_path / "notebooks"
     folder.mkdir()
-    for name in ("township_report.ipynb", "county_overview.ipynb"):
+    for name in ("township_report.ipynb", "county_overview.ipynb", "department_overview.ipynb"):
         shutil.copy(REPORT_NB, folder / name)
     monkeypatch.setattr(paths, "NOTEBOOKS_DIR", folder)
     return folder

@@ -90,7 +90,7 @@ def _start(tmp_path: Path, processed: Path) -> tuple[subprocess.Popen, str, Path
     the sleeping notebook as both reports; returns once both kernels are in their cell."""
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
-    for name in ("township_report.ipynb", "county_overview.ipynb"):
+    for name in ("township_report.ipynb", "county_overview.ipynb", "department_overview.ipynb"):
         shutil.copy(SLEEP_NB, notebooks / name)
     scratch = tmp_path / "scratch"
     (scratch / "tmp").mkdir(parents=True)

@@ -35,11 +35,15 @@ def processed(tmp_path_factory):
 def _run(out: Path, processed: Path, townships: list[str]):
     return run_batch(PERIOD, townships=townships, jobs=1, out_dir=out,
                      processed_dir=processed, timeout=120, progress=False,
-                     township_notebook=REPORT_NB, county_notebook=REPORT_NB)
+                     township_notebook=REPORT_NB, county_notebook=REPORT_NB,
+                     department_notebook=REPORT_NB)
 
 
-def _users(folder: Path) -> pd.DataFrame:
-    return pd.read_csv(folder / "summary.csv", encoding="utf-8-sig", dtype={"period": str})
+def _users(folder: Path, departments: bool = False) -> pd.DataFrame:
+    """The users' summary; without the department rows (they follow the areas) unless
+    ``departments``."""
+    users = pd.read_csv(folder / "summary.csv", encoding="utf-8-sig", dtype={"period": str})
+    return users if departments else users[users["area_level"] != "department"]
 
 
 def _manifest(folder: Path) -> dict:
@@ -60,8 +64,9 @@ def test_subset_rerun_keeps_the_other_townships(processed, tmp_path):
     assert list(dict.fromkeys(_users(folder)["area"])) == ["青河县", "青河镇", "塔克什肯镇"]
     assert {name: (folder / name).read_bytes() for name in FILES} == first
     assert result.kept == ("塔克什肯镇",)
-    assert [r.area for r in result.notebooks] == ["青河县", "青河镇"]
-    assert list(dict.fromkeys(result.summary["area"])) == ["青河县", "青河镇", "塔克什肯镇"]
+    assert [r.area for r in result.notebooks] == ["青河县", "县直部门", "青河镇"]
+    fresh_areas = result.summary.loc[result.summary["area_level"] != "department", "area"]
+    assert list(dict.fromkeys(fresh_areas)) == ["青河县", "青河镇", "塔克什肯镇"]
     assert (folder / "塔克什肯镇.html").read_bytes() == report  # not re-rendered
     page = (folder / "index.html").read_text(encoding="utf-8")
     assert f'href="{quote("塔克什肯镇.html")}"' in page
@@ -69,7 +74,7 @@ def test_subset_rerun_keeps_the_other_townships(processed, tmp_path):
     _run(tmp_path, processed, ["青河镇"])  # kept again: still from the first run
     manifest = _manifest(folder)
     rows = {row["area"]: row for row in manifest["notebooks"]}
-    assert list(rows) == ["青河县", "青河镇", "塔克什肯镇"]
+    assert list(rows) == ["青河县", "县直部门", "青河镇", "塔克什肯镇"]
     assert rows["塔克什肯镇"]["kept_from"] == first_start and rows["塔克什肯镇"]["status"] == "ok"
     assert rows["塔克什肯镇"]["html"] == "塔克什肯镇.html"
     assert "kept_from" not in rows["青河镇"] and manifest["parameters"]["townships"] == ["青河镇"]
@@ -97,7 +102,7 @@ def test_subset_rerun_replaces_only_the_rerun_areas(processed, tmp_path):
         by_area.get_group("青河镇").reset_index(drop=True), fresh)
     assert set(by_area.get_group("塔克什肯镇").dropna()) == {0.123}  # kept as written
     xlsx = pd.read_excel(folder / "summary.xlsx", dtype={"period": str}, engine="openpyxl")
-    pd.testing.assert_frame_equal(xlsx, users, check_dtype=False)
+    pd.testing.assert_frame_equal(xlsx, _users(folder, departments=True), check_dtype=False)
     page = (folder / "index.html").read_text(encoding="utf-8")
     for name in ("青河镇", "塔克什肯镇", "阿热勒乡"):
         assert f'href="{quote(name + ".html")}"' in page

@@ -17,8 +17,6 @@ from matplotlib.patches import Rectangle
 from pingan_eval import labels
 from pingan_eval.plan import load_plan
 from pingan_eval.report import charts
-from pingan_eval.summary import official_rows
-from pingan_eval.summary.peers import peer_distribution
 from pingan_eval.report.fonts import (
     BUNDLED_FAMILY,
     BUNDLED_FONT,
@@ -26,6 +24,8 @@ from pingan_eval.report.fonts import (
     default_candidates,
     setup_cjk_font,
 )
+from pingan_eval.summary import official_rows
+from pingan_eval.summary.peers import lowest_townships, peer_distribution
 
 PLAN = load_plan()
 
@@ -69,8 +69,8 @@ def test_bundled_font_draws_every_report_word():
 
 
 def test_bundled_font_in_every_weight_logs_nothing(tmp_path):
-    """A bold title in the bundled font (one weight only), with a fresh matplotlib font
-    cache (MPLCONFIGDIR empty: the cache of a new machine, or a stale one) and no system
+    """A bold title in the bundled font (one weight only), with a stale matplotlib font
+    cache (built in an empty MPLCONFIGDIR before the font was registered) and no system
     CJK font: nothing reaches stderr, where a report would show it as a pink box
     (``findfont: Failed to find font weight bold for PinganEval Sans SC``)."""
     import subprocess
@@ -87,8 +87,14 @@ def test_bundled_font_in_every_weight_logs_nothing(tmp_path):
         "for w in ('light', 'normal', 'medium', 'semibold', 'bold', 'heavy', 'black'):\n"
         "    ax.set_title('青河镇 平安建设', fontweight=w); charts.png_bytes(fig)\n"
     )
+    env = {**os.environ, "MPLCONFIGDIR": str(tmp_path)}
+    # first a cache built without the bundled font (a stale one); building it may itself
+    # say so on a slow machine ("Matplotlib is building the font cache"), which is
+    # matplotlib's, once per machine, and not what this test is about
+    subprocess.run([sys.executable, "-c", "import matplotlib.font_manager"], env=env,
+                   capture_output=True, timeout=120, check=True)
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env={**os.environ, "MPLCONFIGDIR": str(tmp_path)}, timeout=120)
+                         env=env, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stderr == ""
 
@@ -436,3 +442,33 @@ def test_long_names_are_not_clipped_and_nothing_overlaps(draw):
             & (np.minimum(y1[:, None], panels[:, 3]) - np.maximum(y0[:, None], panels[:, 1])
                > 0.5))
     assert [texts[i].get_text() for i in np.flatnonzero(into.any(axis=1))] == []
+
+
+def test_county_charts_of_a_large_county_show_the_spread_and_those_furthest_behind():
+    many = _long_named_county(charts.COUNTY_FULL_ROWS + 10)
+    fig = charts.forest_plot(many, PLAN.county)
+    rows = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    survey = official_rows(many[many["source"] == "survey"], PLAN)
+    lowest = lowest_townships(survey, charts.COUNTY_LOWEST)
+    assert rows[:2] == [PLAN.county, f"全部{charts.COUNTY_FULL_ROWS + 10}个乡镇"]
+    assert rows[2:] == [charts.layout.short_name(t) for t in lowest]
+    assert "离目标最远的30个" in fig.texts[0].get_text()
+    # the worst township is furthest below its target among all, not only those shown
+    margin = (survey["estimate"] - survey["target"]).groupby(survey["area"]).min()
+    margin = margin.drop(PLAN.county)
+    assert margin[lowest[0]] == margin.min()
+    assert margin[lowest].max() <= margin.drop(lowest).min()
+    heat = charts.naming_heatmap(many)
+    towns = [t.get_text() for t in heat.axes[0].get_yticklabels()]
+    assert len(towns) == charts.HEATMAP_MAX_ROWS
+    assert "显示离目标最远的40个" in heat.axes[0].get_title()
+
+
+def test_breakdown_plot_draws_an_estimate_just_outside_its_interval():
+    # seen on a 1,000-township synthetic county: a village's model rate (bias-corrected
+    # back-transform) above its interval's upper end near 100 %
+    t = pd.DataFrame({"level": ["甲村", "乙村"], "indicator": "awareness", "name_zh": "知晓率",
+                      "estimate": [0.995, 0.93], "ci_low": [0.97, 0.90],
+                      "ci_high": [0.994, 0.96], "target": 0.95, "flag": "ok"})
+    fig = charts.breakdown_plot(t, title="测试乡：按村")
+    assert len(fig.axes[0].collections) >= 1

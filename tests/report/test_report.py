@@ -135,6 +135,22 @@ def test_style_is_deterministic_html(sample_summary):
     assert ">知晓率<" in html
 
 
+def test_displayed_tables_carry_their_styles_inline(sample_summary):
+    """What a notebook displays has no <style> block (JupyterLab's sanitizer drops it in
+    an untrusted notebook): the verdict colours are style attributes it keeps."""
+    table = report.headline_table(sample_summary, TOWN, plan=PLAN)
+    shown = report.html(table, uuid="headline", caption="标题").data
+    assert "<style" not in shown and shown.lstrip().startswith("<table")
+    verdicts = re.findall(r'<td id="T_headline_row\d+_col\d+" class="[^"]*" style="([^"]*)">'
+                          r"(达标|未达标|尚无定论)<", shown)
+    assert verdicts and all("background-color: #" in css for css, _ in verdicts)
+    assert re.search(r'<th [^>]*style="[^"]*background-color: #F2F2F2', shown)
+    assert re.search(r'<caption style="[^"]*font-weight: bold', shown)
+    # the same cascade as the <style> block: the table's td rule outranks a cell's
+    styled = report.style(table, uuid="headline").to_html()
+    assert "text-align: center" in styled and "text-align: left" in styled
+
+
 def test_comparison_table(sample_summary):
     wide = report.comparison_table(sample_summary, plan=PLAN)
     assert list(wide["地区"]) == [PLAN.county, *PLAN.townships]

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pingan_eval import paths
+from pingan_eval import paths, workspace
 from pingan_eval.batch.notebook_run import NotebookJob, NotebookResult
 from pingan_eval.errors import ReportError
 
@@ -35,8 +35,9 @@ _UNSAFE_FILENAME = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
 #: far below the 255 bytes file systems allow, and short enough for Windows paths.
 MAX_STEM_BYTES = 100
 #: File names the batch writes itself; a township called like one gets a suffix.
-_RESERVED_STEMS = {"county", "index", "summary", "manifest", "_data", "con", "prn", "aux",
-                   "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
+_RESERVED_STEMS = {"county", "departments", "index", "summary", "manifest", "_data", "con",
+                   "prn", "aux", "nul", *(f"com{i}" for i in range(10)),
+                   *(f"lpt{i}" for i in range(10))}
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,12 @@ class BatchOptions:
     n_jobs: int
     timeout: float
     scheduler: str | None
+    department_nb: Path | None = None
+
+
+#: The area name and file stem of the department overview (the tasks by department).
+DEPARTMENTS_AREA = "县直部门"
+DEPARTMENTS_STEM = "departments"
 
 
 def report_filenames(areas: Sequence[str]) -> dict[str, str]:
@@ -146,6 +153,7 @@ def batch_options(
     scheduler: str | None,
     township_notebook: str | os.PathLike | None,
     county_notebook: str | os.PathLike | None,
+    department_notebook: str | os.PathLike | None = None,
 ) -> BatchOptions:
     """Check the arguments of :func:`~pingan_eval.batch.run.run_batch`; read the plan.
 
@@ -172,9 +180,12 @@ def batch_options(
     wanted = list(plan_obj.townships) if townships is None else list(dict.fromkeys(townships))
     known = [t for t in wanted if t in plan_obj.townships]
     unknown = [t for t in wanted if t not in plan_obj.townships]
-    township_nb = Path(township_notebook or paths.NOTEBOOKS_DIR / "township_report.ipynb")
-    county_nb = Path(county_notebook or paths.NOTEBOOKS_DIR / "county_overview.ipynb")
-    for nb in (township_nb, county_nb):
+    # default: the workspace's own copy of a notebook, else the packaged one
+    township_nb = Path(township_notebook or workspace.notebook("township_report.ipynb"))
+    county_nb = Path(county_notebook or workspace.notebook("county_overview.ipynb"))
+    department_nb = Path(department_notebook
+                         or workspace.notebook("department_overview.ipynb"))
+    for nb in (township_nb, county_nb, department_nb):
         if not nb.is_file():
             raise ReportError(f"{nb}: report notebook not found")
     return BatchOptions(
@@ -182,16 +193,20 @@ def batch_options(
         wanted=wanted, known=known, unknown=unknown, township_nb=township_nb,
         county_nb=county_nb, folder=out / period,
         n_jobs=max(1, min(jobs or os.cpu_count() or 1, 1 + len(known))),
-        timeout=timeout, scheduler=scheduler,
+        timeout=timeout, scheduler=scheduler, department_nb=department_nb,
     )
 
 
-def notebook_jobs(options: BatchOptions, cache: dict[str, str]) -> list[NotebookJob]:
-    """The county overview first, then one job per known township.
+def notebook_jobs(options: BatchOptions, cache: dict[str, str],
+                  area_caches: dict[str, dict[str, str]] | None = None) -> list[NotebookJob]:
+    """The county overview first, then the department overview (when
+    ``options.department_nb`` is set), then one job per known township.
 
     Each notebook gets ``period``, ``raw_dir``, ``processed_dir``, ``plan_path`` and the
     paths of the cached estimates (``cache``, see
-    :func:`pingan_eval.batch.estimation.write_cache`); a township's also ``township``.
+    :func:`pingan_eval.batch.estimation.write_cache`); a township's also ``township``, and
+    its own cache (``area_caches``, :func:`~pingan_eval.batch.estimation.write_area_caches`)
+    in place of the county's where given.
     """
     period, folder, timeout = options.period, options.folder, options.timeout
     common = {"period": period, "raw_dir": str(options.raw_dir),
@@ -204,10 +219,18 @@ def notebook_jobs(options: BatchOptions, cache: dict[str, str]) -> list[Notebook
         ipynb_path=str(folder / "county.ipynb"), html_path=str(folder / "county.html"),
         parameters=common, timeout=timeout, title=f"{county} {period} 平安建设评估总览",
     )]
+    if options.department_nb is not None:
+        jobs.append(NotebookJob(
+            area=DEPARTMENTS_AREA, level="department", notebook=str(options.department_nb),
+            ipynb_path=str(folder / f"{DEPARTMENTS_STEM}.ipynb"),
+            html_path=str(folder / f"{DEPARTMENTS_STEM}.html"), parameters=common,
+            timeout=timeout, title=f"{county} {period} 县直部门任务落实情况",
+        ))
     jobs += [NotebookJob(
         area=t, level="township", notebook=str(options.township_nb),
         ipynb_path=str(folder / f"{stems[t]}.ipynb"), html_path=str(folder / f"{stems[t]}.html"),
-        parameters={"township": t, **common}, timeout=timeout,
+        parameters={"township": t, **common, **(area_caches or {}).get(t, {})},
+        timeout=timeout,
         title=f"{t} {period} 平安建设评估报告",
     ) for t in options.known]
     return jobs

@@ -67,7 +67,10 @@ def _package_versions(scheduler: str | None) -> dict[str, str | None]:
 
 
 def _git(*args: str) -> str | None:
-    """Output of a git command in the project folder; None without git or a repository."""
+    """Output of a git command in the project folder; None without git or a repository
+    (and for an installed package, which has no checkout: its version is in packages)."""
+    if paths.SOURCE_ROOT is None:
+        return None
     try:
         out = subprocess.run(["git", "-C", str(paths.PROJ_ROOT), *args],
                              capture_output=True, text=True, timeout=10, check=True)
@@ -114,14 +117,18 @@ def write_manifest(options: BatchOptions, *, start: str, duration: float,
         "duration": round(duration, 3),
         "estimation_seconds": round(estimation_seconds, 3),
         "parameters": {
-            "period": options.period, "townships": options.wanted, "jobs": options.n_jobs,
+            # under Dask the workers run as many reports at once as they have threads
+            "period": options.period, "townships": options.wanted,
+            "jobs": None if options.scheduler else options.n_jobs,
             "out": str(options.folder), "raw": str(options.raw_dir),
             "processed": str(options.processed_dir), "plan": options.plan.path,
             "timeout": options.timeout, "scheduler": options.scheduler,
             "trend_periods": trend_periods,
         },
         "inputs": _input_hashes(trend_periods, options.raw_dir, options.processed_dir,
-                                options.plan.path, [options.county_nb, options.township_nb]),
+                                options.plan.path,
+                                [options.county_nb, options.township_nb,
+                                 *([options.department_nb] if options.department_nb else [])]),
         **_provenance(options.scheduler),
         "notebooks": [{**asdict(r), **files.get(r.area, {"ipynb": None, "html": None})}
                       for r in results] + [dict(row) for row in kept],

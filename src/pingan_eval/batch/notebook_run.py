@@ -103,6 +103,11 @@ class NotebookResult:
         ``cpu`` (CPU time of this process and its finished children, the kernel
         included, where the platform reports it; a forked kernel's is read from
         ``/proc``).
+    worker : str or None
+        Under Dask, the address of the worker that ran the report (None locally).
+    attempts : int
+        How many times it was started: above 1 when a worker died while running it
+        and the scheduler ran it again elsewhere.
     """
 
     area: str
@@ -112,6 +117,8 @@ class NotebookResult:
     start: str
     duration: float
     timings: dict[str, float] = field(default_factory=dict)
+    worker: str | None = None
+    attempts: int = 1
 
 
 def _cpu_seconds() -> float:

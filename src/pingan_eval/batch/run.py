@@ -39,12 +39,19 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from pingan_eval import paths
-from pingan_eval.batch.estimation import estimate_period, write_cache
-from pingan_eval.batch.jobs import batch_options, notebook_jobs, unknown_result
+from pingan_eval.batch.estimation import estimate_period, write_area_caches, write_cache
+from pingan_eval.batch.jobs import (
+    DEPARTMENTS_AREA,
+    BatchOptions,
+    batch_options,
+    notebook_jobs,
+    unknown_result,
+)
 from pingan_eval.batch.jobs import report_filenames as report_filenames
 from pingan_eval.batch.manifest import write_manifest
 from pingan_eval.batch.notebook_run import NotebookJob, NotebookResult
@@ -59,7 +66,7 @@ from pingan_eval.batch.outputs import (
 )
 from pingan_eval.batch.outputs import reproducible_xlsx as reproducible_xlsx
 from pingan_eval.batch.previous import merged_summary, previous_run
-from pingan_eval.batch.workers import run_dask, run_local, worker_pool
+from pingan_eval.batch.workers import connect_scheduler, run_dask, run_local, worker_pool
 
 __all__ = ["USER_COLUMNS", "BatchResult", "main_batch", "run_batch"]
 
@@ -114,7 +121,7 @@ class BatchResult:
 
 
 def _execute(jobs: Sequence[NotebookJob], *, pool: ProcessPoolExecutor | None,
-             scheduler: str | None, progress: bool, period: str) -> list[NotebookResult]:
+             client: Any, progress: bool, period: str) -> list[NotebookResult]:
     """Run the jobs (:mod:`pingan_eval.batch.workers`) under a progress bar; results in
     job order."""
     from tqdm.auto import tqdm
@@ -130,8 +137,8 @@ def _execute(jobs: Sequence[NotebookJob], *, pool: ProcessPoolExecutor | None,
             bar.set_postfix(done=counts["ok"], failed=counts["failed"], refresh=False)
             bar.update(1)
 
-        if scheduler:
-            run_dask(jobs, scheduler, on_done)
+        if client is not None:
+            run_dask(jobs, client, on_done)
         else:
             run_local(jobs, pool, on_done)
     return [r for r in results if r is not None]
@@ -151,6 +158,7 @@ def run_batch(
     progress: bool = True,
     township_notebook: str | os.PathLike | None = None,
     county_notebook: str | os.PathLike | None = None,
+    department_notebook: str | os.PathLike | None = None,
 ) -> BatchResult:
     """Render the period's township reports and county overview; write the index.
 
@@ -178,9 +186,11 @@ def run_batch(
         processes, no Dask needed.
     progress : bool
         Show a tqdm progress bar on stderr (reports done, failed, time left).
-    township_notebook, county_notebook : path, optional
-        The notebooks to run (default ``notebooks/township_report.ipynb`` and
-        ``notebooks/county_overview.ipynb``); each needs a ``parameters`` cell.
+    township_notebook, county_notebook, department_notebook : path, optional
+        The notebooks to run (default ``notebooks/township_report.ipynb``,
+        ``notebooks/county_overview.ipynb`` and ``notebooks/department_overview.ipynb``,
+        the tasks by department, :mod:`pingan_eval.registers.ledger`); each needs a
+        ``parameters`` cell.
 
     Returns
     -------
@@ -218,26 +228,46 @@ def run_batch(
         period, townships=townships, jobs=jobs, out_dir=out_dir, raw_dir=raw_dir,
         processed_dir=processed_dir, plan=plan, timeout=timeout, scheduler=scheduler,
         township_notebook=township_notebook, county_notebook=county_notebook,
+        department_notebook=department_notebook,
     )
-    folder, county = options.folder, options.plan.county
+    # an unreachable scheduler is reported before anything is estimated or written
+    client = connect_scheduler(scheduler) if scheduler else None
+    try:
+        return _run(options, client, progress=progress, t0=t0, start=start)
+    finally:
+        if client is not None:
+            client.close()
+
+
+def _run(options: BatchOptions, client: Any, *, progress: bool, t0: float,
+         start: str) -> BatchResult:
+    """:func:`run_batch` once its options are checked and the scheduler (if any) reached."""
+    period, folder, county = options.period, options.folder, options.plan.county
     check_writable(folder)  # fail before the estimation, not after the reports
     remove_stale_temporaries(folder)
     previous = previous_run(folder, period, rerun={county, *options.wanted},
                             townships=options.plan.townships)
 
-    with worker_pool(1 if scheduler else options.n_jobs) as pool:
-        estimates = estimate_period(options)
-        job_list = notebook_jobs(options, write_cache(folder / "_data", estimates))
-        results = _execute(job_list, pool=pool, scheduler=scheduler, progress=progress,
+    with worker_pool(1 if client is not None else options.n_jobs) as pool:
+        estimates = estimate_period(options, pool)
+        from pingan_eval.report.charts import FOREST_FULL_ROWS
+
+        cache = write_cache(folder / "_data", estimates)
+        areas = write_area_caches(folder / "_data" / "areas", estimates,
+                                  report_filenames(options.known), full_rows=FOREST_FULL_ROWS)
+        job_list = notebook_jobs(options, cache, areas)
+        results = _execute(job_list, pool=pool, client=client, progress=progress,
                            period=period)
     results += [unknown_result(t, options.plan.townships) for t in options.unknown]
 
     table = estimates.table
     order = [county, *options.plan.townships]
     summary = merged_summary(
-        user_summary(table[table["area"].isin({county, *options.known})], options.plan),
+        user_summary(table[table["area"].isin({county, *options.known})
+                           | table["area_level"].eq("department")], options.plan),
         previous.summary, order)
-    listed = _in_order(results + previous.results, order) if previous.results else results
+    listed = (_in_order(results + previous.results, [county, DEPARTMENTS_AREA, *order[1:]])
+              if previous.results else results)
     # A file that cannot be replaced (held open, read-only) is named and skipped: the
     # others, index and manifest included, are still written.
     unwritten = write_user_summary(folder, summary)

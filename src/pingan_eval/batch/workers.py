@@ -10,6 +10,7 @@ batch, however the batch ends (:func:`pingan_eval.batch.lifetime.die_with_parent
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -19,13 +20,14 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import datetime, timezone
+from typing import Any
 
 from pingan_eval.batch.lifetime import die_with_parent
 from pingan_eval.batch.notebook_run import NotebookJob, NotebookResult, run_notebook
 from pingan_eval.errors import ReportError
 from pingan_eval.report.htmlexport import notebook_to_html
 
-__all__ = ["run_dask", "run_local", "worker_pool"]
+__all__ = ["connect_scheduler", "run_dask", "run_local", "worker_pool"]
 
 #: Called with a job's position in the job list and its result.
 OnDone = Callable[[int, NotebookResult], None]
@@ -156,25 +158,62 @@ def run_local(jobs: Sequence[NotebookJob], pool: ProcessPoolExecutor | None,
         on_done(i, result)
 
 
-def run_dask(jobs: Sequence[NotebookJob], scheduler: str, on_done: OnDone) -> None:
-    """Run the jobs on the workers of the Dask scheduler at ``scheduler``."""
+def connect_scheduler(address: str, *, timeout: float = 5.0) -> Any:
+    """A :class:`distributed.Client` of the scheduler at ``address`` with a worker.
+
+    Called before anything is estimated or written, so that a wrong address or a cluster
+    without workers is reported at once and leaves nothing behind.
+
+    Raises
+    ------
+    ReportError
+        ``distributed`` is not installed, the scheduler does not answer within
+        ``timeout`` seconds, or no worker joins it within ``2 * timeout``.
+    """
     try:
         from distributed import Client
-        from distributed import as_completed as dask_as_completed
     except ImportError:
         raise ReportError("--scheduler needs the 'distributed' package: "
                           "pip install 'pingan-eval[dask]'") from None
     try:
-        client = Client(scheduler, set_as_default=False, timeout="20s")
+        client = Client(address, set_as_default=False, timeout=f"{timeout}s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ReportError(f"cannot reach the Dask scheduler at {address}: "
+                          f"{' '.join(str(exc).split())[:300]}") from None
+    try:
+        client.wait_for_workers(1, timeout=2 * timeout)
     except (OSError, TimeoutError) as exc:
-        raise ReportError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
-    with client:
-        futures = {client.submit(run_notebook, job, pure=False): i
-                   for i, job in enumerate(jobs)}
-        for future in dask_as_completed(list(futures), loop=client.loop):
-            i = futures[future]
-            try:
-                result = future.result()
-            except Exception as exc:  # the worker died or could not import the package
-                result = _crashed_result(jobs[i], exc)
-            on_done(i, result)
+        client.close()
+        raise ReportError(f"the Dask scheduler at {address} has no worker "
+                          f"(none joined within {2 * timeout:g} s): {exc}") from None
+    return client
+
+
+def _suspicious(dask_scheduler: Any, key: str) -> int:
+    """Runs on the scheduler: how often a worker died while running task ``key``."""
+    task = dask_scheduler.tasks.get(key)
+    return 0 if task is None else int(task.suspicious)
+
+
+def run_dask(jobs: Sequence[NotebookJob], client: Any, on_done: OnDone) -> None:
+    """Run the jobs on the workers of a connected Dask ``client`` (:func:`connect_scheduler`).
+
+    A worker that dies while running a report is replaced by the scheduler, which runs the
+    report again elsewhere (up to its ``allowed-failures``); each result names the worker
+    that ran it and the attempts, and a report whose workers kept dying is a failed result.
+    """
+    from distributed import as_completed as dask_as_completed
+
+    futures = {client.submit(run_notebook, job, pure=False): i for i, job in enumerate(jobs)}
+    for future in dask_as_completed(list(futures), loop=client.loop):
+        i = futures[future]
+        try:
+            result = future.result()
+        except Exception as exc:  # the workers died, or could not import the package
+            result = _crashed_result(jobs[i], exc)
+        try:
+            retries = client.run_on_scheduler(_suspicious, key=future.key)
+            worker = next(iter(client.who_has([future]).get(future.key, ())), None)
+        except Exception:  # the scheduler went away: the result stands without them
+            retries, worker = 0, None
+        on_done(i, dataclasses.replace(result, worker=worker, attempts=1 + retries))

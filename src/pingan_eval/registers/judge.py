@@ -12,7 +12,7 @@ work then grows with the number of townships, not with its square.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -21,7 +21,7 @@ from pingan_eval.errors import ReportError
 from pingan_eval.fileio import atomic_write_text
 from pingan_eval.plan import Plan
 
-__all__ = ["RegisterTables", "judge_registers", "read_register_tables",
+__all__ = ["RegisterTables", "area_tables", "judge_registers", "read_register_tables",
            "write_register_tables"]
 
 
@@ -45,6 +45,9 @@ class RegisterTables:
         :func:`pingan_eval.registers.tasks.task_completion` (empty without task logs).
     has_register : bool
         False when the dataset has no ``registers/safe_cells.csv``.
+    task_status : pandas.DataFrame
+        :func:`pingan_eval.registers.ledger.task_status`: every task by department
+        (empty without task logs and ledger).
     """
 
     naming_rates: pd.DataFrame
@@ -54,6 +57,7 @@ class RegisterTables:
     skipped_checks: pd.DataFrame
     tasks: pd.DataFrame
     has_register: bool
+    task_status: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 #: How each cached table's columns are read back: dates, whole numbers, booleans,
@@ -70,6 +74,7 @@ _TYPES: dict[str, dict[str, tuple[str, ...]]] = {
                              "baseline")},
     "skipped_checks": {},
     "tasks": {"date": ("due",), "float": ("required", "achieved", "rate")},
+    "task_status": {"date": ("due", "done_date"), "float": ("required", "achieved")},
 }
 _TABLES = tuple(_TYPES)
 _MARKER = "has_register.txt"
@@ -92,13 +97,15 @@ def judge_registers(period: str, *, raw_dir: str | os.PathLike,
     RegisterTables
     """
     from pingan_eval.periods import period_end
-    from pingan_eval.registers import cells, tasks
+    from pingan_eval.registers import cells, ledger, tasks
+    from pingan_eval.registers.cell_inputs import read_registers
 
     as_of = period_end(period)
     raw = Path(raw_dir)
     has_register = (raw / "registers" / "safe_cells.csv").is_file()
     if has_register:
-        judged = cells.judge(*cells.load_registers(raw, plan=plan), plan=plan, as_of=as_of)
+        # the text as read: judge validates it once (loading typed tables would do it twice)
+        judged = cells.judge(*read_registers(raw), plan=plan, as_of=as_of)
         rates, defects, standards = judged.naming_rates, judged.defects, judged.standards
         structural, skipped = judged.structural, judged.skipped_checks
     else:
@@ -106,20 +113,35 @@ def judge_registers(period: str, *, raw_dir: str | os.PathLike,
         skipped = []
     done = (tasks.task_completion(raw, plan=plan, as_of=as_of)
             if (raw / "tasks").is_dir() else pd.DataFrame())
+    status = (ledger.task_status(ledger.ledger_path(raw), plan=plan, as_of=as_of,
+                                 completion=done if len(done) else None)
+              if (raw / "tasks").is_dir() else pd.DataFrame())
     return RegisterTables(naming_rates=rates, defects=defects, standards=standards,
                           structural=structural,
                           skipped_checks=pd.DataFrame({"rule": skipped}, dtype=object),
-                          tasks=done, has_register=has_register)
+                          tasks=done, has_register=has_register, task_status=status)
 
 
-def write_register_tables(tables: RegisterTables, folder: str | os.PathLike) -> Path:
-    """Write ``tables`` as CSV files into ``folder`` (each atomically); return the folder."""
+def write_register_tables(tables: RegisterTables, folder: str | os.PathLike, *,
+                          atomic: bool = True) -> Path:
+    """Write ``tables`` as CSV files into ``folder``; return the folder.
+
+    Each file is written atomically, unless ``atomic=False``: for a folder that is itself
+    built aside and then put in place whole (the batch's per-township caches).
+    """
     folder = Path(folder)
+    write = atomic_write_text if atomic else _plain_write
     for name in _TABLES:
         table: pd.DataFrame = getattr(tables, name)
-        atomic_write_text(folder / f"{name}.csv", table.to_csv(index=False, lineterminator="\n"))
-    atomic_write_text(folder / _MARKER, f"{tables.has_register}\n")
+        write(folder / f"{name}.csv", table.to_csv(index=False, lineterminator="\n"))
+    write(folder / _MARKER, f"{tables.has_register}\n")
     return folder
+
+
+def _plain_write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8", newline="")
+    return path
 
 
 def read_register_tables(folder: str | os.PathLike) -> RegisterTables:
@@ -171,3 +193,15 @@ def _typed(table: pd.DataFrame, types: dict[str, tuple[str, ...]], path: Path) -
             except (ValueError, TypeError) as exc:
                 raise ReportError(f"{path}: column {col!r} is not {kind}: {exc}") from None
     return table
+
+
+def area_tables(tables: RegisterTables, township: str) -> RegisterTables:
+    """The rows of ``tables`` one township's report shows: its own, and the county-wide ones
+    (blank ``township``); tables without a ``township`` column whole."""
+    def rows(table: pd.DataFrame) -> pd.DataFrame:
+        if "township" not in table.columns:
+            return table
+        return table[table["township"].isin([township, ""])].reset_index(drop=True)
+
+    return RegisterTables(**{name: rows(getattr(tables, name)) for name in _TABLES},
+                          has_register=tables.has_register)

@@ -4,6 +4,20 @@ This layer formats; it computes no statistics. The notebooks call the names belo
 (``report.headline_table(...)``); charts are in :mod:`pingan_eval.report.charts`.
 """
 
+from pingan_eval.report.departments import (
+    DEPARTMENTS_PAGE,
+    DepartmentData,
+    cell_programmes_table,
+    department_data,
+    department_heading,
+    department_link,
+    department_paragraph,
+    department_status_table,
+    department_table,
+    evidence_gaps_table,
+    overdue_table,
+    unmatched_table,
+)
 from pingan_eval.report.details import RegisterDetail, register_detail, task_detail
 from pingan_eval.report.formatting import fmt_ci, fmt_pct, html, md_escape, period_zh, style
 from pingan_eval.report.inputs import ReportInputs, area_breakdowns, load_inputs, sample_advice
@@ -28,6 +42,8 @@ from pingan_eval.survey.breakdowns import BREAKDOWN_BY
 
 __all__ = [
     "BREAKDOWN_BY",
+    "DEPARTMENTS_PAGE",
+    "DepartmentData",
     "RegisterDetail",
     "ReportInputs",
     "advice_paragraph",
@@ -36,9 +52,17 @@ __all__ = [
     "basis_note",
     "breakdown_note",
     "breakdown_table",
+    "cell_programmes_table",
     "change_table",
     "comparison_table",
+    "department_data",
+    "department_heading",
+    "department_link",
+    "department_paragraph",
+    "department_status_table",
+    "department_table",
     "estimates_table",
+    "evidence_gaps_table",
     "fmt_ci",
     "fmt_pct",
     "headline_paragraph",
@@ -47,6 +71,7 @@ __all__ = [
     "load_inputs",
     "md_escape",
     "methods_table",
+    "overdue_table",
     "period_zh",
     "provenance_table",
     "register_detail",
@@ -55,4 +80,5 @@ __all__ = [
     "sample_advice",
     "style",
     "task_detail",
+    "unmatched_table",
 ]

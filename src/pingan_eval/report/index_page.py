@@ -49,6 +49,18 @@ td.num, th.area { text-align: center; min-width: 5.5em; }
 .err { font-family: monospace; font-size: .85em; color: #8a1c1c; max-width: 46em;
        overflow-wrap: anywhere; }
 .legend span { margin-right: 1em; }
+@page { size: A4; margin: 14mm 10mm; }
+@page { @bottom-center { content: counter(page) " / " counter(pages); font-size: 8pt; } }
+@media print {
+  body { max-width: none; padding: 0; font-size: 9pt; }
+  * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+  table { font-size: 7pt; width: 100%; }
+  thead { display: table-header-group; }
+  tr { break-inside: avoid; }
+  td.num, th.area { min-width: 0; }
+  td.name { white-space: normal; }
+  h2 { break-after: avoid; }
+}
 """
 
 
@@ -61,7 +73,8 @@ class ReportEntry:
     area : str
         Township or county name.
     level : str
-        ``"county"`` or ``"township"``.
+        ``"county"``, ``"township"`` or ``"department"`` (the department overview:
+        its verdict tally counts every ``area_level == "department"`` row).
     status : str
         ``"ok"``, ``"failed"`` or ``"timeout"``.
     href : str or None
@@ -136,7 +149,9 @@ def _link(rep: ReportEntry) -> str:
 def _report_rows(reports: Sequence[ReportEntry], table: pd.DataFrame) -> str:
     rows = []
     for rep in reports:
-        mine = table[table["area"] == rep.area]
+        mine = (table[table["area_level"] == "department"]
+                if rep.level == "department" and "area_level" in table
+                else table[table["area"] == rep.area])
         counts = mine["verdict"].value_counts()
         tally = " ".join(
             f'<span class="badge {_VERDICT_CLASS[v]}">{zh("verdict", v)} {int(counts[v])}</span>'
@@ -238,6 +253,9 @@ def render_index(
     True
     """
     measures, comparisons = measures or {}, comparisons or {}
+    # department rows are tallied on the department overview's line, not in the matrix
+    matrix = (table[table["area_level"] != "department"] if "area_level" in table
+              else table)
     legend = "".join(
         f'<span><span class="badge {_VERDICT_CLASS[v]}">{zh("verdict", v)}</span></span>'
         for v in ("met", "not_met", "undecided")
@@ -266,7 +284,7 @@ def render_index(
 <p class="legend">{legend}<span>{_LEGEND_NOTE}</span></p>
 {f'<p class="sub">{html.escape(basis)}</p>' if basis else ""}
 <table>
-{_matrix(table, reports, measures, comparisons)}
+{_matrix(matrix, reports, measures, comparisons)}
 </table>
 </body>
 </html>

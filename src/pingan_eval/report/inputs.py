@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from pingan_eval import paths
+from pingan_eval import paths, workspace
 from pingan_eval.plan import Plan, as_plan
 from pingan_eval.summary import (
     ensure_prepared,
@@ -43,6 +43,13 @@ class ReportInputs:
     trend: pd.DataFrame
     breakdowns_path: Path | None = None
     registers: RegisterTables | None = None
+    #: :func:`~pingan_eval.summary.facts.sample_facts`, cached by the batch (else None:
+    #: :func:`~pingan_eval.report.methods_table` reads the sample itself).
+    facts: pd.DataFrame | None = None
+    #: :func:`~pingan_eval.summary.peers.peer_distribution` of a large county's batch.
+    peers: pd.DataFrame | None = None
+    #: Input file -> SHA-256, hashed once by the batch (else the provenance table hashes).
+    hashes: dict[str, str] | None = None
 
 
 def load_inputs(period: str, *, raw_dir: str | os.PathLike | None = None,
@@ -51,7 +58,8 @@ def load_inputs(period: str, *, raw_dir: str | os.PathLike | None = None,
                 summary_path: str | os.PathLike | None = None,
                 trend_path: str | os.PathLike | None = None,
                 breakdowns_path: str | os.PathLike | None = None,
-                registers_dir: str | os.PathLike | None = None) -> ReportInputs:
+                registers_dir: str | os.PathLike | None = None,
+                cache_dir: str | os.PathLike | None = None) -> ReportInputs:
     """Resolve a report notebook's parameters into its inputs.
 
     Parameters
@@ -59,10 +67,12 @@ def load_inputs(period: str, *, raw_dir: str | os.PathLike | None = None,
     period : str
         ``YYYY-MM``.
     raw_dir, processed_dir : path or None
-        ``None``: the shipped sample (:data:`pingan_eval.paths.SAMPLE_RAW_DIR`) and
-        :data:`pingan_eval.paths.PROCESSED_DIR`, whatever the working directory.
+        ``None``: those of the workspace (:func:`pingan_eval.workspace.current`: the one
+        holding the working directory, or ``$PINGAN_EVAL_WORKSPACE``); in the source
+        checkout the shipped sample (:data:`pingan_eval.paths.SAMPLE_RAW_DIR`) and
+        :data:`pingan_eval.paths.PROCESSED_DIR`.
     plan_path : path or None
-        ``None``: the shipped plan.
+        ``None``: the workspace's plan (in the checkout: the shipped plan).
     summary_path, trend_path : path or None
         CSV files of :func:`~pingan_eval.summary.period_summary` (this period) and
         :func:`~pingan_eval.summary.trend_summary`, as ``pingan-eval batch`` writes them
@@ -76,6 +86,11 @@ def load_inputs(period: str, *, raw_dir: str | os.PathLike | None = None,
         Folder of :func:`pingan_eval.registers.judge.write_register_tables`, written once by
         the batch; ``None``: the registers are judged here, once, for the summary (when
         computed here), :func:`register_detail` and :func:`task_detail`.
+    cache_dir : path or None
+        A folder of :func:`pingan_eval.batch.estimation.write_cache` (the county's) or
+        ``write_area_cache`` (one township's rows only): the four files above where they
+        are not given, and the sample facts, the townships' spread and the input hashes
+        (``facts.csv``, ``peers.csv``, ``inputs.json``) where present.
 
     Returns
     -------
@@ -89,9 +104,21 @@ def load_inputs(period: str, *, raw_dir: str | os.PathLike | None = None,
     from pingan_eval.errors import ReportError
     from pingan_eval.registers.judge import judge_registers, read_register_tables
 
-    raw = Path(raw_dir) if raw_dir is not None else paths.SAMPLE_RAW_DIR
-    processed = Path(processed_dir) if processed_dir is not None else paths.PROCESSED_DIR
-    plan = as_plan(plan_path)
+    facts = peers = hashes = None
+    if cache_dir is not None:
+        cache = Path(cache_dir)
+        summary_path = summary_path or cache / "summary.csv"
+        trend_path = trend_path or cache / "trends.csv"
+        breakdowns_path = breakdowns_path or cache / "breakdowns.csv"
+        registers_dir = registers_dir or cache / "registers"
+        facts, peers, hashes = _cached_extras(cache)
+    # None: the workspace's folders and plan (the checkout's: the shipped sample)
+    ws = workspace.current() if None in (raw_dir, processed_dir, plan_path) else None
+    raw = Path(raw_dir) if raw_dir is not None else ws.raw if ws else paths.SAMPLE_RAW_DIR
+    processed = (Path(processed_dir) if processed_dir is not None
+                 else ws.processed if ws else paths.PROCESSED_DIR)
+    plan = as_plan(plan_path if plan_path is not None or ws is None or ws.plan_is_shipped
+                   else ws.plan)
     registers = (read_register_tables(registers_dir) if registers_dir is not None
                  else judge_registers(period, raw_dir=raw, plan=plan))
     computing = summary_path is None or trend_path is None
@@ -110,7 +137,22 @@ def load_inputs(period: str, *, raw_dir: str | os.PathLike | None = None,
         trend = trend_summary(trailing_periods(period, months), processed_dir=processed,
                               plan=plan)
     cached = Path(breakdowns_path) if breakdowns_path is not None else None
-    return ReportInputs(period, raw, processed, plan, summary, trend, cached, registers)
+    return ReportInputs(period, raw, processed, plan, summary, trend, cached, registers,
+                        facts, peers, hashes)
+
+
+def _cached_extras(cache: Path) -> tuple[pd.DataFrame | None, pd.DataFrame | None,
+                                         dict[str, str] | None]:
+    import json
+
+    from pingan_eval.summary.facts import read_facts
+    from pingan_eval.summary.peers import read_peers
+
+    facts = read_facts(cache / "facts.csv") if (cache / "facts.csv").is_file() else None
+    peers = read_peers(cache / "peers.csv") if (cache / "peers.csv").is_file() else None
+    hashes = (json.loads((cache / "inputs.json").read_text(encoding="utf-8"))
+              if (cache / "inputs.json").is_file() else None)
+    return facts, peers, hashes
 
 
 def register_tables(period: str, raw_dir: str | os.PathLike, plan: Plan,

@@ -33,7 +33,7 @@ _PACKAGES = ("pingan-eval", "numpy", "pandas", "scipy", "matplotlib", "papermill
 def methods_table(summary: pd.DataFrame, area: str, *,
                   raw_dir: str | os.PathLike = paths.SAMPLE_RAW_DIR,
                   processed_dir: str | os.PathLike = paths.PROCESSED_DIR,
-                  plan: PlanLike = None) -> pd.DataFrame:
+                  plan: PlanLike = None, facts: pd.DataFrame | None = None) -> pd.DataFrame:
     """How the survey numbers of ``area`` were made: sample, response, design effect, weights.
 
     Parameters
@@ -47,6 +47,9 @@ def methods_table(summary: pd.DataFrame, area: str, *,
         ``validation.json``).
     plan : Plan, path or None
         Its lonely-PSU rule is stated; ``None`` reads the shipped plan.
+    facts : pandas.DataFrame, optional
+        :func:`pingan_eval.summary.facts.sample_facts` of the period (the batch caches it,
+        so a township report reads no other township's data); default: read here.
 
     Returns
     -------
@@ -54,42 +57,28 @@ def methods_table(summary: pd.DataFrame, area: str, *,
         Two text columns, 项目 and 内容, one row per fact. Every value is deterministic
         for given data (no dates, versions or paths).
     """
-    from pingan_eval.data.prepare import load_respondents
-    from pingan_eval.data.readers import read_fieldwork, read_frame
+    from pingan_eval.summary.facts import sample_facts
 
     rows = area_rows(summary, area)
     period = str(rows["period"].iloc[0])
-    county = rows["area_level"].iloc[0] == "county"
-    resp = load_respondents(period, processed_dir)
     plan = as_plan(plan)
-    absent = [t for t in plan.townships if t not in set(resp["township"])]
-    if not county:
-        resp = resp[resp["township"] == area]
-    frame = read_frame(Path(raw_dir) / "frame.csv")
-    field = read_fieldwork(Path(raw_dir) / "fieldwork" / f"{period}.csv", frame)
-    if not county:
-        field = field[field["township"] == area]
-    selected, responded = field["households_selected"].sum(), field["households_responded"].sum()
-    report = json.loads((Path(processed_dir) / period / "validation.json").read_text(
-        encoding="utf-8"))
-    weighting = report.get("weighting", {})
-    kish = weighting.get("kish_deff", np.nan)
-    if not county:
-        kish = next((t["kish_deff"] for t in weighting.get("townships", [])
-                     if t["township"] == area), np.nan)
+    if facts is None:
+        facts = sample_facts(period, raw_dir, processed_dir, plan)
+    fact = facts[facts["area"] == area].iloc[0]
+    selected, responded = fact["households_selected"], fact["households_responded"]
+    kish, absent = fact["kish_deff"], fact["absent"]
     survey = rows[rows["source"] == "survey"]
     if "estimator" in survey:
         survey = survey[survey["estimator"] == "direct"]
     deffs = "；".join(f"{r.name_zh} {r.deff:.2f}" for r in survey.itertuples()
                      if np.isfinite(r.deff))
-    counts = report.get("counts", {})
-    facts = [
+    lines = [
         ("调查月份", period_zh(period)),
-        ("样本量", f"{len(resp)}名受访者，来自{resp['village'].nunique()}个抽中村(社区)"),
+        ("样本量", f"{fact['respondents']:.0f}名受访者，来自{fact['villages']:.0f}个抽中村(社区)"),
         ("户应答率", f"{fmt_pct(responded / selected) if selected else DASH}"
                      f"（抽中{selected:.0f}户，完成{responded:.0f}户）"),
-        ("全县数据核查", f"读入{counts.get('read', DASH)}行，保留{counts.get('kept', DASH)}行，"
-                        f"剔除{counts.get('rejected', DASH)}行（明细见 validation.md）"),
+        ("全县数据核查", f"读入{_count(fact['rows_read'])}行，保留{_count(fact['rows_kept'])}行，"
+                        f"剔除{_count(fact['rows_rejected'])}行（明细见 validation.md）"),
         ("抽样设计", "按乡镇分层，村(社区)为初级抽样单位（按户数PPS抽取），"
                      "抽中户内随机访问1名18岁以上居民"),
         ("加权", "基础权数=村入样概率与户内抽样的倒数×户内成人数；按村调整无应答；"
@@ -110,28 +99,21 @@ def methods_table(summary: pd.DataFrame, area: str, *,
         ("可靠性规则", "按美国国家卫生统计中心（NCHS）比例数据呈现标准：有效样本量过小或"
                        "置信区间过宽的估计不予显示，精度较低的估计标注“需谨慎解读”"),
     ]
-    if absent and (county or area in absent):
-        facts.append(("本月没有受访者的乡镇",
-                      f"{'、'.join(absent)}：村未调查或记录全部被剔除，加权时不含其人口普查分布，"
+    if absent:
+        lines.append(("本月没有受访者的乡镇",
+                      f"{absent}：村未调查或记录全部被剔除，加权时不含其人口普查分布，"
                       "没有本月直接估计；全县本月直接估计只代表其余乡镇"))
-    return pd.DataFrame(facts, columns=["项目", "内容"])
+    return pd.DataFrame(lines, columns=["项目", "内容"])
 
 
-def provenance_table(period: str, *,
-                     raw_dir: str | os.PathLike = paths.SAMPLE_RAW_DIR,
-                     processed_dir: str | os.PathLike = paths.PROCESSED_DIR) -> pd.DataFrame:
-    """Where the numbers come from: input file hashes, package versions, code commit.
+def _count(value: float) -> str:
+    return f"{value:.0f}" if np.isfinite(value) else DASH
 
-    These values change between machines and runs (versions, commit), so a notebook
-    shows this table in a cell nbval does not compare.
 
-    Returns
-    -------
-    pandas.DataFrame
-        Two text columns, 项目 and 内容: one row per input file (SHA-256: the survey
-        inputs from ``validation.json``, the registers and task logs hashed now), the
-        Python and package versions, the git commit.
-    """
+def input_hashes(period: str, *, raw_dir: str | os.PathLike = paths.SAMPLE_RAW_DIR,
+                 processed_dir: str | os.PathLike = paths.PROCESSED_DIR) -> dict[str, str]:
+    """Input file -> SHA-256: the survey inputs from ``validation.json``, the registers and
+    task logs hashed now (the batch does it once for all its reports)."""
     from pingan_eval.fileio import sha256_file
 
     report = json.loads((Path(processed_dir) / period / "validation.json").read_text(
@@ -142,6 +124,26 @@ def provenance_table(period: str, *,
         if folder.is_dir():
             hashes.update({f"{sub}/{f.name}": sha256_file(f)
                            for f in sorted(folder.iterdir()) if f.is_file()})
+    return dict(sorted(hashes.items()))
+
+
+def provenance_table(period: str, *,
+                     raw_dir: str | os.PathLike = paths.SAMPLE_RAW_DIR,
+                     processed_dir: str | os.PathLike = paths.PROCESSED_DIR,
+                     hashes: dict[str, str] | None = None) -> pd.DataFrame:
+    """Where the numbers come from: input file hashes, package versions, code commit.
+
+    These values change between machines and runs (versions, commit), so a notebook
+    shows this table in a cell nbval does not compare.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Two text columns, 项目 and 内容: one row per input file (SHA-256, ``hashes`` or
+        :func:`input_hashes`), the Python and package versions, the git commit.
+    """
+    if hashes is None:
+        hashes = input_hashes(period, raw_dir=raw_dir, processed_dir=processed_dir)
     facts = [(f"数据文件 {name}", f"SHA-256 {digest}") for name, digest in sorted(hashes.items())]
     facts.append(("Python", platform.python_version()))
     for pkg in _PACKAGES:
@@ -154,13 +156,23 @@ def provenance_table(period: str, *,
 
 
 def _git_commit() -> str:
-    """HEAD of the project checkout, "+ 未提交的修改" when dirty; a note outside git."""
+    """HEAD of the project checkout, "+ 未提交的修改" when dirty; installed from a wheel
+    (no checkout), the package version."""
+    if paths.SOURCE_ROOT is None:
+        return f"pingan-eval {_own_version()}（安装包，无git检出目录）"
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=paths.PROJ_ROOT, check=True,
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=paths.SOURCE_ROOT, check=True,
                               capture_output=True, text=True, timeout=10).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=paths.PROJ_ROOT, check=True, capture_output=True,
+                               cwd=paths.SOURCE_ROOT, check=True, capture_output=True,
                                text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        return "未知（不是git检出目录）"
+        return f"pingan-eval {_own_version()}（不是git检出目录）"
     return head + ("（有未提交的修改）" if dirty else "")
+
+
+def _own_version() -> str:
+    try:
+        return metadata.version("pingan-eval")
+    except metadata.PackageNotFoundError:
+        return "版本未知"

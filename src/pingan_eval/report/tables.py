@@ -183,6 +183,8 @@ def comparison_table(summary: pd.DataFrame, *, source: str = "survey",
     [['青河县', '97.0%（达标）'], ['青河镇', '96.0%*（尚无定论）']]
     """
     plan = as_plan(plan)
+    if "area_level" in summary:  # the county and townships; departments have their page
+        summary = summary[summary["area_level"] != "department"]
     rows = official_rows(summary[summary["source"] == source], plan)
     cells = []
     for r in rows.itertuples():

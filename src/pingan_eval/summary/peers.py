@@ -11,7 +11,7 @@ import pandas as pd
 from pingan_eval.plan import Plan
 from pingan_eval.summary.official import official_rows
 
-__all__ = ["PEER_COLUMNS", "QUANTILES", "peer_distribution", "read_peers"]
+__all__ = ["PEER_COLUMNS", "QUANTILES", "lowest_townships", "peer_distribution", "read_peers"]
 
 #: The quantiles of :func:`peer_distribution`, as column names ``q10`` ... ``q90``.
 QUANTILES = (0.10, 0.25, 0.50, 0.75, 0.90)
@@ -59,3 +59,23 @@ def read_peers(path) -> pd.DataFrame:
     """A CSV of :func:`peer_distribution` back with its types."""
     table = pd.read_csv(path, dtype={"period": str, "indicator": str}, encoding="utf-8")
     return table[list(PEER_COLUMNS)]
+
+
+def lowest_townships(table: pd.DataFrame, n: int) -> list[str]:
+    """The ``n`` townships furthest below (or least above) their targets, lowest first.
+
+    Each township's distance is its smallest ``estimate - target`` over the table's rows
+    (a county chart of hundreds of townships shows these, not all); townships without a
+    finite estimate come last; ties keep the table's order.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"area": ["a", "a", "b", "c"], "area_level": "township",
+    ...                   "estimate": [0.96, 0.90, 0.97, 0.93], "target": 0.95})
+    >>> lowest_townships(t, 2)
+    ['a', 'c']
+    """
+    towns = table[table["area_level"] == "township"]
+    margin = (towns["estimate"] - towns["target"]).groupby(towns["area"], sort=False).min()
+    order = margin.sort_values(kind="stable", na_position="last")
+    return [str(a) for a in order.index[:n]]

@@ -31,8 +31,16 @@ from pingan_eval.data.synth.population import (
     truth,
 )
 from pingan_eval.data.synth.registers import registers
-from pingan_eval.data.synth.tasks import tasks
-from pingan_eval.data.synth.waves import add_personal_data, fieldplan, plant_errors, wave
+from pingan_eval.data.synth.tasks import ledger, tasks
+from pingan_eval.data.synth.waves import (
+    EXPORTS,
+    add_personal_data,
+    column_map_toml,
+    fieldplan,
+    plant_errors,
+    wave,
+    write_export,
+)
 from pingan_eval.errors import PinganEvalError
 from pingan_eval.fileio import atomic_directory
 
@@ -150,6 +158,10 @@ def synth_county(out: Path, *, seed: int = 2026, n_townships: int | None = None,
     rows (listed in ``planted_errors.csv``), the one before it carries personal data
     columns (name, phone, id_card; all fake), the one before that is GB18030 with CRLF
     line ends (Excel on a Chinese Windows) and the one before that is UTF-8 with a BOM.
+    The two before those (with 6 waves or more) are written as 问卷星 exports
+    (:data:`~pingan_eval.data.synth.waves.EXPORTS`: a GBK text export, a number export of
+    one XLSX per township) with their column map ``columns.toml``; they prepare to the
+    same processed data as the canonical waves they stand for.
 
     Examples
     --------
@@ -175,6 +187,7 @@ def synth_county(out: Path, *, seed: int = 2026, n_townships: int | None = None,
     snapshot = np.datetime64(dt.date(year, month, calendar.monthrange(year, month)[1]), "D")
     reg, eligible, planted = registers(towns, village_names, pop, year, snapshot,
                                         _rng(seed, "registers"))
+    exported: dict[str, str] = {}  # waves written as survey-platform exports: their mode
     with atomic_directory(out) as tmp:
         _write_csv(tmp / "frame.csv", frame)
         _write_csv(tmp / "census.csv", census(towns, pop))
@@ -195,7 +208,15 @@ def synth_county(out: Path, *, seed: int = 2026, n_townships: int | None = None,
             elif back == 3:
                 encoding = "utf-8-sig"
             _write_csv(tmp / "fieldwork" / f"{period}.csv", fieldwork)
-            _write_csv(tmp / "survey" / f"{period}.csv", survey, encoding, line_end)
+            if back in EXPORTS:  # a 问卷星 export, read back through columns.toml
+                exported[period] = EXPORTS[back]
+                write_export(tmp, survey, period, EXPORTS[back], codebook(),
+                             [t.name for t in towns])
+            else:
+                _write_csv(tmp / "survey" / f"{period}.csv", survey, encoding, line_end)
+        if exported:
+            (tmp / "columns.toml").write_bytes(
+                column_map_toml(exported, codebook(), [t.name for t in towns]).encode())
         _write_csv(tmp / "planted_errors.csv",
                    pd.DataFrame(planted, columns=["file", "row", "line", "column", "rule",
                                                   "value"]))
@@ -204,15 +225,22 @@ def synth_county(out: Path, *, seed: int = 2026, n_townships: int | None = None,
         for name, table in tasks(towns, village_names, pop, snapshot,
                                   _rng(seed, "tasks")).items():
             _write_csv(tmp / "tasks" / f"{name}.csv", table)
+        _write_csv(tmp / "tasks" / "ledger.csv", ledger(towns, snapshot, _rng(seed, "ledger")))
     return Path(out)
 
 
 def main_synth(args: argparse.Namespace) -> int:
-    """``pingan-eval synth``: write the sample county to ``args.out`` from ``args.seed``."""
+    """``pingan-eval synth``: write a synthetic county to ``args.out`` from ``args.seed``
+    (``args.townships``, ``args.periods``, ``args.last_period`` and ``args.respondents``
+    where given; the defaults make the shipped sample)."""
     start = time.perf_counter()
-    out = synth_county(args.out, seed=args.seed)
+    n_townships = getattr(args, "townships", None)
+    out = synth_county(args.out, seed=args.seed, n_townships=n_townships,
+                       respondents_per_wave=getattr(args, "respondents", None) or 1500,
+                       periods=getattr(args, "periods", None) or 12,
+                       last_period=getattr(args, "last_period", None) or "2026-11")
     fieldwork = sorted((out / "fieldwork").glob("*.csv"))
     n = sum(int(pd.read_csv(p)["households_responded"].sum()) for p in fieldwork)
-    print(f"synth: wrote {out} (seed {args.seed}: {len(TOWNSHIPS)} townships, "
+    print(f"synth: wrote {out} (seed {args.seed}: {n_townships or len(TOWNSHIPS)} townships, "
           f"{len(fieldwork)} waves, {n} respondents) in {time.perf_counter() - start:.1f} s")
     return 0

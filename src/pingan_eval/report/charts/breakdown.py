@@ -117,8 +117,11 @@ def _whiskers(ax, rows: pd.DataFrame, y: np.ndarray, lo: float) -> None:
         pick = ~hidden & (review == dotted)
         if not pick.any():
             continue
-        bars = ax.errorbar(estimate[pick], y[pick],
-                           xerr=[estimate[pick] - low[pick], high[pick] - estimate[pick]],
+        # a model's (bias-corrected) rate can lie just outside its back-transformed
+        # interval near 0 or 100 %: the whisker on that side is then empty, not negative
+        below = np.maximum(estimate[pick] - low[pick], 0.0)
+        above = np.maximum(high[pick] - estimate[pick], 0.0)
+        bars = ax.errorbar(estimate[pick], y[pick], xerr=[below, above],
                            fmt="o", color=_BAR_EDGE, markersize=6, capsize=3, elinewidth=1.4,
                            markerfacecolor="white" if dotted else _BAR_EDGE)
         if dotted:

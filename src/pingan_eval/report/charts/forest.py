@@ -30,13 +30,17 @@ from pingan_eval.report.charts.layout import (
     suptitle,
 )
 from pingan_eval.summary.official import official_rows
-from pingan_eval.summary.peers import peer_distribution
+from pingan_eval.summary.peers import lowest_townships, peer_distribution
 
 _HIGHLIGHT = "#FFF3C4"
 #: The townships' spread on one row of a large county's forest plot.
 _BOX = {"facecolor": "#D9D9D9", "edgecolor": "#7F7F7F", "linewidth": 1.0}
 #: Above this many areas, a township's forest plot folds the other townships into a strip.
 FOREST_FULL_ROWS = 15
+#: Above this many townships, the county's forest plot shows their spread and the
+#: :data:`COUNTY_LOWEST` furthest below target, not every township.
+COUNTY_FULL_ROWS = 40
+COUNTY_LOWEST = 30
 
 
 def _legend_handles(table: pd.DataFrame, target: float | None) -> list:
@@ -88,7 +92,9 @@ def forest_plot(summary: pd.DataFrame, area: str, *, period: str | None = None,
         :data:`FOREST_FULL_ROWS` areas (or given ``peers``) the townships share one row,
         a box from their 25th to 75th percentile with whiskers from the 10th to the 90th
         and a tick at the median (suppressed estimates left out), so the township's own
-        row stays readable; the county overview always lists every township.
+        row stays readable. The county overview lists every township up to
+        :data:`COUNTY_FULL_ROWS`; beyond, the townships' spread and the
+        :data:`COUNTY_LOWEST` furthest below their targets, lowest first.
 
     Examples
     --------
@@ -112,13 +118,21 @@ def forest_plot(summary: pd.DataFrame, area: str, *, period: str | None = None,
     counties = list(dict.fromkeys(survey.loc[survey["area_level"] == "county", "area"]))
     # A township of a large county: its own and the county's rows, the townships as the
     # spread of their estimates (a hundred labelled rows in every report would bury it).
-    strip = None
-    if not is_county and area in areas and (peers is not None or len(areas) > FOREST_FULL_ROWS):
+    strip, note = None, ""
+    townships = [a for a in areas if a not in counties]
+    many = len(townships) > COUNTY_FULL_ROWS
+    if (not is_county and area in areas and (peers is not None or len(areas) > FOREST_FULL_ROWS)
+            or is_county and many):
         if peers is None:
             peers = peer_distribution(summary, as_plan(plan))
         peers = peers[peers["period"] == period].set_index("indicator")
         strip = f"全部{int(peers['townships'].max()) if len(peers) else 0}个乡镇"
-        rows_shown = [*counties, area, strip]
+        if is_county:  # a large county: the spread, then those furthest below target
+            lowest = lowest_townships(survey, COUNTY_LOWEST)
+            rows_shown = [*counties, strip, *lowest]
+            note = f"\n（共{len(townships)}个乡镇：分布及离目标最远的{len(lowest)}个）"
+        else:
+            rows_shown = [*counties, area, strip]
     else:
         rows_shown = areas
     fig, axes = new_figure(1, len(codes), 2.3 * len(codes) + 1.6,
@@ -154,7 +168,7 @@ def forest_plot(summary: pd.DataFrame, area: str, *, period: str | None = None,
     if strip is not None:
         handles.insert(-1, Patch(label="各乡镇估计值：25%—75%分位（须线10%—90%，竖线中位数）",
                                  **_BOX))
-    top = suptitle(fig, f"{heading}比较：估计值及95%置信区间（{period}）{_basis(survey)}")
+    top = suptitle(fig, f"{heading}比较：估计值及95%置信区间（{period}）{_basis(survey)}{note}")
     bottom = figure_legend(fig, handles, ncol=6)
     layout_rows(fig, axes, shown_names, top=top, bottom=bottom, lo=lo, hi=hi,
                  label_size=mpl.rcParams["ytick.labelsize"], bold=name)

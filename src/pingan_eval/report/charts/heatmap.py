@@ -24,13 +24,19 @@ from pingan_eval.report.charts.layout import (
     title_room,
     widest,
 )
+from pingan_eval.summary.peers import lowest_townships
 
 
 def _pct(x: float) -> str:
     return "—" if not np.isfinite(x) else f"{100 * x:.1f}%"
 
 
-def naming_heatmap(summary: pd.DataFrame, *, period: str | None = None) -> Figure:
+#: Above this many townships the heat map shows those furthest below target.
+HEATMAP_MAX_ROWS = 40
+
+
+def naming_heatmap(summary: pd.DataFrame, *, period: str | None = None,
+                   max_rows: int = HEATMAP_MAX_ROWS) -> Figure:
     """Township x category heat map of safe-cell naming rates, values written in.
 
     Parameters
@@ -40,6 +46,10 @@ def naming_heatmap(summary: pd.DataFrame, *, period: str | None = None) -> Figur
         township rows are drawn (``estimate`` is the naming rate).
     period : str, optional
         Shown in the title; default the table's period.
+    max_rows : int
+        A county with more townships shows the ``max_rows`` furthest below their
+        targets (:func:`~pingan_eval.summary.peers.lowest_townships`), lowest first, and
+        says so in the title: a thousand rows would be unreadable.
 
     Returns
     -------
@@ -64,6 +74,11 @@ def naming_heatmap(summary: pd.DataFrame, *, period: str | None = None) -> Figur
         raise ValueError("naming_heatmap: the summary has no safe-cell register rows")
     period = period or str(cells["period"].iloc[0])
     towns = list(dict.fromkeys(cells["area"]))
+    shown = ""
+    if len(towns) > max_rows:
+        shown = f"\n共{len(towns)}个乡镇，显示离目标最远的{max_rows}个"
+        towns = lowest_townships(cells, max_rows)
+        cells = cells[cells["area"].isin(towns)]
     cats = list(dict.fromkeys(cells["indicator"]))
     names = dict(zip(cells["indicator"], cells["name_zh"], strict=False))
     grid = (cells.pivot_table(index="area", columns="indicator", values="estimate",
@@ -93,7 +108,7 @@ def naming_heatmap(summary: pd.DataFrame, *, period: str | None = None) -> Figur
     ax.set_xticks(range(len(cats)), [names[c] for c in cats], **xlabels)
     town_names = [short_name(t) for t in towns]
     ax.set_yticks(range(len(towns)), town_names, fontsize=9)
-    set_title(ax, f"各乡镇平安细胞命名率（截至{period}；红框：低于目标，—：无应创建单位）")
+    set_title(ax, f"各乡镇平安细胞命名率（截至{period}；红框：低于目标，—：无应创建单位）{shown}")
     # the layout: town names at the left, slanted category names below (each ends
     # under its column, so the first may reach left of the map), the colour bar at the
     # right, vertically centred and at most 20 times as tall as wide
