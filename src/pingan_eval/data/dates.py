@@ -22,7 +22,6 @@ import datetime as dt
 import re
 from collections import Counter
 from collections.abc import Iterable
-from typing import Any
 
 import pandas as pd
 
@@ -107,6 +106,15 @@ def ambiguous_reason(text: str) -> str | None:
     return None
 
 
+class TypedDates(dict):
+    """Column -> {row: the date as typed}: kept in ``df.attrs``, which pandas deep-copies
+    on every operation; this one is shared instead (a wave's 1,500 dates made that copy
+    a third of ``prepare``). Treat it as read-only."""
+
+    def __deepcopy__(self, memo: dict) -> TypedDates:
+        return self
+
+
 def normalize_dates(df: pd.DataFrame, source: str, *, ambiguous_fatal: bool) -> None:
     """Normalize the :data:`DATE_COLUMNS` of a table read as text, in place.
 
@@ -120,7 +128,7 @@ def normalize_dates(df: pd.DataFrame, source: str, *, ambiguous_fatal: bool) -> 
         rule ``ambiguous_date`` and why.
     """
     counts: Counter[tuple[str, str]] = Counter()
-    typed: dict[str, dict[Any, str]] = {}
+    typed = TypedDates()
     for col in sorted(DATE_COLUMNS & set(df.columns)):
         # a register's dates repeat: parse each distinct text once
         distinct = pd.unique(df[col].to_numpy())
