@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import atexit
 import errno
+import gc
 import json
 import multiprocessing.util
 import os
@@ -188,6 +189,13 @@ def serve() -> None:
     die_with_parent(int(os.environ.pop(_PARENT, os.getppid())))
     for name in PRELOAD:
         importlib.import_module(name)
+    _warm_charts()
+    # What the zygote holds is never garbage: frozen, the kernels' collections skip it
+    # (and leave its pages shared). A report allocates many short-lived chart objects;
+    # collecting the young ones less often saves about a tenth of its charts' CPU.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 50, 100)
     children: set[int] = set()
 
     def reap(signum: int, frame: object) -> None:
@@ -219,6 +227,20 @@ def serve() -> None:
             except OSError as exc:
                 if exc.errno != errno.ESRCH:
                     raise
+
+
+def _warm_charts() -> None:
+    """Draw one small chart with Chinese text, as the reports do, so that each kernel
+    starts with the CJK font found, loaded and its glyph cache filled."""
+    from pingan_eval.report.charts.layout import new_figure, png_bytes, set_title
+
+    fig, axes = new_figure(1, 2, 3.0, 2.0, sharey=True)
+    for ax in axes[0]:
+        set_title(ax, "知晓率")
+        ax.errorbar([0.9, 0.95], [0, 1], xerr=[[0.01, 0.02], [0.01, 0.02]], fmt="o")
+    axes[0][0].set_yticks([0, 1], ["青河镇", "男"])
+    fig.suptitle("青河镇：按村")
+    png_bytes(fig)
 
 
 def _kernel_main(request: dict[str, Any], zygote: int) -> None:
