@@ -159,13 +159,15 @@ def _summary() -> pd.DataFrame:
 def test_forest_plot():
     s = _summary()
     fig = charts.forest_plot(s, "塔克什肯镇")
-    assert [ax.get_title() for ax in fig.axes] == [t.name_zh for t in PLAN.survey]
+    (ax,) = fig.axes  # the panels are drawn in one axes (layout.panel_row)
+    titles = [t.get_text() for t in ax.texts if t.get_gid() == "panel_title"]
+    assert titles == [t.name_zh for t in PLAN.survey]
     ticks = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert ticks == [PLAN.county, *PLAN.townships]
     bold = [t.get_text() for t in fig.axes[0].get_yticklabels() if t.get_fontweight() == "bold"]
     assert bold == ["塔克什肯镇"]
     # the one suppressed estimate is named in its place, not silently dropped
-    notes = [t.get_text().strip() for ax in fig.axes for t in ax.texts]
+    notes = [t.get_text().strip() for t in ax.texts if t.get_gid() != "panel_title"]
     assert notes == [labels.SUPPRESSED]
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert {"达标", "未达标", "尚无定论"} <= set(legend)
@@ -209,10 +211,16 @@ def test_breakdown_plot_keeps_suppressed_rows():
                       "target": 0.95,
                       "flag": ["ok", "review", "suppress", "ok", "ok", "suppress"]})
     fig = charts.breakdown_plot(t, title="青河镇：按民族")
-    assert [ax.get_title() for ax in fig.axes] == ["知晓率", "安全感"]
-    for ax in fig.axes:
-        assert [x.get_text().strip() for x in ax.texts] == [labels.SUPPRESSED]
-    assert [x.get_text() for x in fig.axes[0].get_yticklabels()] == ["哈萨克族", "汉族", "回族"]
+    (ax,) = fig.axes  # the panels are drawn in one axes (layout.panel_row)
+    titles = [x for x in ax.texts if x.get_gid() == "panel_title"]
+    assert [x.get_text() for x in titles] == ["知晓率", "安全感"]
+    notes = [x for x in ax.texts if x.get_gid() != "panel_title"]
+    assert [x.get_text().strip() for x in notes] == [labels.SUPPRESSED] * 2
+    # each note in its own panel, on its row (回族, then 回族 again: rows 2 and 2)
+    assert [x.get_position()[1] for x in notes] == [2.0, 2.0]
+    middles = [x.get_position()[0] for x in titles]
+    assert notes[0].get_position()[0] < middles[0] < notes[1].get_position()[0] < middles[1]
+    assert [x.get_text() for x in ax.get_yticklabels()] == ["哈萨克族", "汉族", "回族"]
     legend = " ".join(x.get_text() for x in fig.legends[0].get_texts())
     assert labels.FLAGS["review"] in legend and labels.SUPPRESSED in legend
 
@@ -266,19 +274,20 @@ def test_forest_plot_of_a_large_county_folds_the_townships_into_their_spread():
     shown = many[(many["indicator"] == "awareness") & (many["source"] == "survey")]
     towns = shown[(shown["area_level"] == "township") & (shown["flag"] != "suppress")]
     towns = official_rows(towns, PLAN)["estimate"]
-    box = fig.axes[0].patches[-1]
+    box = fig.axes[0].patches[0]  # the first panel's (awareness), x as drawn
     assert box.get_x() == pytest.approx(towns.quantile(0.25))
     assert box.get_x() + box.get_width() == pytest.approx(towns.quantile(0.75))
     whisker = [line for line in fig.axes[0].lines
                if list(line.get_xdata()) == pytest.approx([towns.quantile(0.1),
                                                           towns.quantile(0.9)])]
     assert len(whisker) == 1
+    assert len(fig.axes[0].patches) == len(PLAN.survey)  # one box per panel
     # the batch's slice (own and county rows) with the cached spread draws the same rows
     sliced = many[many["area"].isin([PLAN.county, town])]
     peers = peer_distribution(many, PLAN)
     again = charts.forest_plot(sliced, town, peers=peers)
     assert [t.get_text() for t in again.axes[0].get_yticklabels()] == rows
-    assert again.axes[0].patches[-1].get_x() == pytest.approx(box.get_x())
+    assert again.axes[0].patches[0].get_x() == pytest.approx(box.get_x())
     # the county overview still lists every township, as does a small county's report
     county_rows = charts.forest_plot(many, PLAN.county).axes[0].get_yticklabels()
     assert len(county_rows) == charts.FOREST_FULL_ROWS + 6
@@ -317,6 +326,7 @@ def _decorations(fig: Figure) -> list:
         texts += legend.get_texts() if legend is not None else []
     for ax in fig.axes:
         texts.append(ax.title)
+        texts += [t for t in ax.texts if t.get_gid() == "panel_title"]
         for axis in (ax.xaxis, ax.yaxis):
             if not (axis.get_visible() and ax.axison):
                 continue

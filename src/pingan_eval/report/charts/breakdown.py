@@ -18,10 +18,9 @@ from pingan_eval.report.charts.layout import (
     TARGET,
     figure_legend,
     indicator_order,
-    layout_rows,
     limits,
     new_figure,
-    set_title,
+    panel_row,
     short_name,
     short_title,
     suptitle,
@@ -62,30 +61,17 @@ def breakdown_plot(table: pd.DataFrame, *, title: str,
     ...     "ci_low": [0.95, float("nan")], "ci_high": [0.98, float("nan")],
     ...     "target": 0.95, "flag": ["ok", "suppress"]})
     >>> fig = breakdown_plot(t, title="青河镇：按性别")
-    >>> any(t.get_text() == " 数据不足，不予显示" for t in fig.axes[0].texts)
-    True
+    >>> [t.get_text() for t in fig.axes[0].texts]
+    ['知晓率', ' 数据不足，不予显示']
     """
     codes = indicator_order(table, indicators)
     if not codes:
         raise ValueError("breakdown_plot: the table is empty")
     levels = list(dict.fromkeys(table["level"].astype(str)))
-    fig, axes = new_figure(1, len(codes), 2.2 * len(codes) + 1.4, 0.36 * len(levels) + 1.8,
-                            sharey=True, sharex=True)
-    y = {lv: i for i, lv in enumerate(levels)}
+    fig, axes = new_figure(1, 1, 2.2 * len(codes) + 1.4, 0.36 * len(levels) + 1.8)
+    ax = axes[0][0]
     shown = table[table["flag"] != "suppress"]
     lo, hi = limits(shown["ci_low"], float(table["target"].min()))
-    for ax, code in zip(axes[0], codes, strict=True):
-        rows = table[table["indicator"] == code]
-        _whiskers(ax, rows, np.array([y[lv] for lv in rows["level"].astype(str)], dtype=float),
-                  lo)
-        ax.axvline(float(rows["target"].iloc[0]), **TARGET)
-        set_title(ax, str(rows["name_zh"].iloc[0]))
-        ax.set_xlim(lo, hi)
-        ax.tick_params(labelsize=8)
-        ax.grid(axis="x", color=GRID)
-    names = [short_name(lv) for lv in levels]
-    axes[0][0].set_yticks(range(len(levels)), names)
-    axes[0][0].set_ylim(len(levels) - 0.5, -0.5)
     handles = [Line2D([0, 1], [0, 0], color=_BAR_EDGE, marker="o", markersize=6,
                       label="估计值与95%置信区间"),
                Line2D([], [], label=f"目标 {float(table['target'].iloc[0]):.0%}", **TARGET)]
@@ -98,21 +84,34 @@ def breakdown_plot(table: pd.DataFrame, *, title: str,
                               label=f"{labels.SUPPRESSED}：样本过少或区间过宽"))
     top = suptitle(fig, short_title(title))
     bottom = figure_legend(fig, handles, ncol=4)
-    layout_rows(fig, axes, names, top=top, bottom=bottom, lo=lo, hi=hi, label_size=8)
+    by_code = {code: rows for code, rows in table.groupby("indicator", sort=False)}
+    titles = [str(by_code[code]["name_zh"].iloc[0]) for code in codes]
+    offsets = panel_row(fig, ax, titles, [short_name(lv) for lv in levels], top=top,
+                        bottom=bottom, lo=lo, hi=hi, label_size=8)
+    ax.grid(axis="x", color=GRID)
+    y = {lv: i for i, lv in enumerate(levels)}
+    rows = pd.concat([by_code[code].assign(_offset=off)
+                      for code, off in zip(codes, offsets, strict=True)])
+    _whiskers(ax, rows, np.array([y[lv] for lv in rows["level"].astype(str)], dtype=float),
+              lo + rows["_offset"].to_numpy())
+    for code, off in zip(codes, offsets, strict=True):
+        ax.axvline(float(by_code[code]["target"].iloc[0]) + off, **TARGET)
     return fig
 
 
-def _whiskers(ax, rows: pd.DataFrame, y: np.ndarray, lo: float) -> None:
-    """Estimates with interval whiskers at rows ``y``: one errorbar for the ``ok`` and
-    one (hollow, dotted) for the ``review`` rows, a note for each suppressed row."""
+def _whiskers(ax, rows: pd.DataFrame, y: np.ndarray, left: np.ndarray) -> None:
+    """Estimates with interval whiskers at rows ``y``, shifted by their panel's
+    ``_offset``: one errorbar for the ``ok`` and one (hollow, dotted) for the ``review``
+    rows, a note at its panel's ``left`` edge for each suppressed row."""
     estimate = rows["estimate"].to_numpy(dtype=float)
     hidden = rows["flag"].eq("suppress").to_numpy() | ~np.isfinite(estimate)
-    for yy in y[hidden]:
-        ax.text(lo, yy, " " + labels.SUPPRESSED, va="center", ha="left", fontsize=7,
+    for xx, yy in zip(left[hidden], y[hidden], strict=True):
+        ax.text(xx, yy, " " + labels.SUPPRESSED, va="center", ha="left", fontsize=7,
                 color=FLAG_STYLE["color"])
     review = rows["flag"].eq("review").to_numpy()
     low = rows["ci_low"].to_numpy(dtype=float)
     high = rows["ci_high"].to_numpy(dtype=float)
+    offset = rows["_offset"].to_numpy(dtype=float)
     for dotted in (False, True):
         pick = ~hidden & (review == dotted)
         if not pick.any():
@@ -121,7 +120,7 @@ def _whiskers(ax, rows: pd.DataFrame, y: np.ndarray, lo: float) -> None:
         # interval near 0 or 100 %: the whisker on that side is then empty, not negative
         below = np.maximum(estimate[pick] - low[pick], 0.0)
         above = np.maximum(high[pick] - estimate[pick], 0.0)
-        bars = ax.errorbar(estimate[pick], y[pick], xerr=[below, above],
+        bars = ax.errorbar(estimate[pick] + offset[pick], y[pick], xerr=[below, above],
                            fmt="o", color=_BAR_EDGE, markersize=6, capsize=3, elinewidth=1.4,
                            markerfacecolor="white" if dotted else _BAR_EDGE)
         if dotted:

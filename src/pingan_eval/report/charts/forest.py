@@ -22,10 +22,9 @@ from pingan_eval.report.charts.layout import (
     VERDICT_STYLE,
     figure_legend,
     indicator_order,
-    layout_rows,
     limits,
     new_figure,
-    set_title,
+    panel_row,
     short_name,
     suptitle,
 )
@@ -105,7 +104,7 @@ def forest_plot(summary: pd.DataFrame, area: str, *, period: str | None = None,
     ...     "ci_low": [0.96, 0.95], "ci_high": [0.98, 0.99], "target": 0.95,
     ...     "verdict": ["met", "undecided"], "flag": "ok", "flag_reason": ""})
     >>> fig = forest_plot(t, "青河镇")
-    >>> [ax.get_title() for ax in fig.axes]
+    >>> [x.get_text() for x in fig.axes[0].texts if x.get_gid() == "panel_title"]
     ['知晓率']
     """
     survey = official_rows(summary[summary["source"] == "survey"], as_plan(plan))
@@ -135,31 +134,11 @@ def forest_plot(summary: pd.DataFrame, area: str, *, period: str | None = None,
             rows_shown = [*counties, area, strip]
     else:
         rows_shown = areas
-    fig, axes = new_figure(1, len(codes), 2.3 * len(codes) + 1.6,
-                            0.42 * len(rows_shown) + 1.9, sharey=True, sharex=True)
+    fig, axes = new_figure(1, 1, 2.3 * len(codes) + 1.6, 0.42 * len(rows_shown) + 1.9)
+    ax = axes[0][0]
     y = {a: i for i, a in enumerate(rows_shown)}
     lo, hi = limits(survey.loc[survey["flag"] != "suppress", "ci_low"],
                      float(survey["target"].min()))
-    for ax, code in zip(axes[0], codes, strict=True):
-        rows = survey[survey["indicator"] == code]
-        if area in y:
-            ax.axhspan(y[area] - 0.45, y[area] + 0.45, color=_HIGHLIGHT, zorder=0)
-        labelled = rows[rows["area"].isin(list(y))]
-        _intervals(ax, labelled, np.array([y[a] for a in labelled["area"]], dtype=float), lo)
-        if strip is not None and code in peers.index:
-            _spread(ax, peers.loc[code], float(y[strip]))
-        ax.axvline(float(rows["target"].iloc[0]), **TARGET, zorder=1)
-        set_title(ax, str(rows["name_zh"].iloc[0]))
-        ax.set_xlim(lo, hi)
-        ax.tick_params(axis="x", labelsize=8)
-        ax.grid(axis="x", color=GRID, zorder=0)
-    ax0 = axes[0][0]
-    shown_names = [short_name(a) for a in rows_shown]
-    ax0.set_yticks(range(len(rows_shown)), shown_names)
-    ax0.set_ylim(len(rows_shown) - 0.5, -0.5)
-    for tick, row in zip(ax0.get_yticklabels(), rows_shown, strict=True):
-        if row == area:
-            tick.set_fontweight("bold")
     name = short_name(area)
     heading = f"{name}与各乡镇" if is_county else f"{name}与全县、其他乡镇"
     shown = survey[survey["indicator"].isin(codes)]
@@ -170,13 +149,29 @@ def forest_plot(summary: pd.DataFrame, area: str, *, period: str | None = None,
                                  **_BOX))
     top = suptitle(fig, f"{heading}比较：估计值及95%置信区间（{period}）{_basis(survey)}{note}")
     bottom = figure_legend(fig, handles, ncol=6)
-    layout_rows(fig, axes, shown_names, top=top, bottom=bottom, lo=lo, hi=hi,
-                 label_size=mpl.rcParams["ytick.labelsize"], bold=name)
+    by_code = {code: rows for code, rows in survey.groupby("indicator", sort=False)}
+    offsets = panel_row(fig, ax, [str(by_code[c]["name_zh"].iloc[0]) for c in codes],
+                        [short_name(a) for a in rows_shown], top=top, bottom=bottom, lo=lo,
+                        hi=hi, label_size=mpl.rcParams["ytick.labelsize"], bold=name)
+    ax.grid(axis="x", color=GRID, zorder=0)
+    if area in y:
+        ax.broken_barh([(lo + off, hi - lo) for off in offsets], (y[area] - 0.45, 0.9),
+                       color=_HIGHLIGHT, zorder=0)
+    labelled = pd.concat([by_code[c][by_code[c]["area"].isin(list(y))].assign(_offset=off)
+                          for c, off in zip(codes, offsets, strict=True)])
+    _intervals(ax, labelled, np.array([y[a] for a in labelled["area"]], dtype=float), lo)
+    for code, off in zip(codes, offsets, strict=True):
+        if strip is not None and code in peers.index:
+            _spread(ax, peers.loc[code], float(y[strip]), off)
+        # above the grid (its axis is drawn at 1.5), below the estimates
+        ax.axvline(float(by_code[code]["target"].iloc[0]) + off, **TARGET, zorder=1.8)
     return fig
 
 
-def _spread(ax, q: pd.Series, y: float) -> None:
-    """The townships' quartile box, 10-90 % whiskers and median tick at row ``y``."""
+def _spread(ax, q: pd.Series, y: float, offset: float) -> None:
+    """The townships' quartile box, 10-90 % whiskers and median tick at row ``y`` (x
+    shifted by the panel's ``offset``)."""
+    q = q[["q10", "q25", "q50", "q75", "q90"]].astype(float) + offset
     ax.plot([q["q10"], q["q90"]], [y, y], color=_BOX["edgecolor"], linewidth=1.0, zorder=2)
     ax.add_patch(Rectangle((q["q25"], y - 0.22), q["q75"] - q["q25"], 0.44, zorder=3, **_BOX))
     ax.plot([q["q50"], q["q50"]], [y - 0.22, y + 0.22], color="#404040", linewidth=1.6,
@@ -195,14 +190,19 @@ def _basis(survey: pd.DataFrame) -> str:
 
 
 def _intervals(ax, rows: pd.DataFrame, y: np.ndarray, lo: float) -> None:
-    """Estimates with their intervals at rows ``y``, styled by verdict and flag.
+    """Estimates with their intervals at rows ``y``, styled by verdict and flag, x
+    shifted by each row's panel ``_offset``.
 
-    One artist per style, not per row: a county of 100 townships draws 5 x 100 rows.
+    One artist per style, not per row and panel: a county of 100 townships draws
+    5 x 100 rows.
     """
-    estimate = rows["estimate"].to_numpy(dtype=float)
+    offset = rows["_offset"].to_numpy(dtype=float)
+    estimate = rows["estimate"].to_numpy(dtype=float) + offset
+    low = rows["ci_low"].to_numpy(dtype=float) + offset
+    high = rows["ci_high"].to_numpy(dtype=float) + offset
     hidden = rows["flag"].eq("suppress").to_numpy() | ~np.isfinite(estimate)
-    for yy in y[hidden]:
-        ax.text(lo, yy, " " + labels.SUPPRESSED, va="center", ha="left", fontsize=7,
+    for xx, yy in zip(lo + offset[hidden], y[hidden], strict=True):
+        ax.text(xx, yy, " " + labels.SUPPRESSED, va="center", ha="left", fontsize=7,
                 color=FLAG_STYLE["color"])
     verdict = rows["verdict"].where(rows["verdict"].isin(list(VERDICT_STYLE)), "undecided")
     review = rows["flag"].eq("review").to_numpy()
@@ -212,8 +212,7 @@ def _intervals(ax, rows: pd.DataFrame, y: np.ndarray, lo: float) -> None:
             if not pick.any():
                 continue
             # hlines' segments each start their dot pattern, as one line per row did
-            ax.hlines(y[pick], rows["ci_low"].to_numpy(dtype=float)[pick],
-                      rows["ci_high"].to_numpy(dtype=float)[pick], colors=style["color"],
+            ax.hlines(y[pick], low[pick], high[pick], colors=style["color"],
                       linestyles=":" if dotted else "-", linewidth=1.8 if dotted else 2.2,
                       capstyle="butt" if dotted else "projecting", zorder=2)
             ax.plot(estimate[pick], y[pick], linestyle="", marker=style["marker"],

@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import TICKLEFT
 from matplotlib.text import Text
 from matplotlib.ticker import MaxNLocator, PercentFormatter
+from matplotlib.transforms import offset_copy
 
 from pingan_eval.report.fonts import setup_cjk_font
 
@@ -213,42 +214,30 @@ def place_grid(fig: Figure, axes: np.ndarray, *, left: float, right: float, top:
     return axw, axh
 
 
+def _percent_tick_values(axis: str, lo: float, hi: float, length: float,
+                         fontsize: float) -> np.ndarray:
+    """The ticks matplotlib's default locator picks for a ``length`` inch axis from
+    ``lo`` to ``hi``: steps of 1, 2, 2.5 or 5 times a power of ten, at most one tick per
+    3 (x) or 2 (y) times the label font size of axis length."""
+    per_tick = fontsize * (3 if axis == "x" else 2)
+    nbins = int(np.clip(np.floor(length * 72 / per_tick), 1, 9))
+    ticks = MaxNLocator(nbins=nbins, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)
+    eps = 1e-9 * (hi - lo)
+    return ticks[(ticks >= lo - eps) & (ticks <= hi + eps)]
+
+
 def percent_ticks(ax, axis: str, lo: float, hi: float, length: float,
                    fontsize: float) -> np.ndarray:
     """Fix the ticks matplotlib's default locator picks for a ``length`` inch axis.
 
     The default asks the axis for its size at every draw and creates ticks beyond the
-    limits too; here the ticks are computed once, by matplotlib's rule: steps of 1, 2,
-    2.5 or 5 times a power of ten, at most one tick per 3 (x) or 2 (y) times the label
-    font size of axis length.
+    limits too; here they are computed once (:func:`_percent_tick_values`).
     """
-    per_tick = fontsize * (3 if axis == "x" else 2)
-    nbins = int(np.clip(np.floor(length * 72 / per_tick), 1, 9))
-    ticks = MaxNLocator(nbins=nbins, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)
-    eps = 1e-9 * (hi - lo)
-    ticks = ticks[(ticks >= lo - eps) & (ticks <= hi + eps)]
+    ticks = _percent_tick_values(axis, lo, hi, length, fontsize)
     (ax.set_xticks if axis == "x" else ax.set_yticks)(ticks)
     (ax.xaxis if axis == "x" else ax.yaxis).set_major_formatter(PercentFormatter(1.0,
                                                                                  decimals=0))
     return ticks
-
-
-def layout_rows(fig: Figure, axes: np.ndarray, rows: Sequence[str], *, top: float,
-                 bottom: float, lo: float, hi: float, label_size: float | str,
-                 bold: str | None = None) -> None:
-    """Lay out one row of panels that share their rows (labelled at the left of the
-    first panel) and a percent x axis from ``lo`` to ``hi``; ``top`` and ``bottom``
-    are the inches taken by the figure title and legend."""
-    tick_w, tick_h = text_size(fig, "100%", fontsize=8)
-    label_w = max(text_size(fig, r, fontsize=label_size,
-                             fontweight="bold" if r == bold else "normal")[0] for r in rows)
-    # the end tick labels ("100%") may stick out of a panel by half their width
-    axw, _ = place_grid(fig, axes, left=PAD + label_w + tick_room("y"),
-                         right=PAD + tick_w / 2, top=top + title_room(fig, axes[0][0]),
-                         bottom=bottom + tick_h + tick_room("x"), wgap=tick_w + PAD)
-    percent_ticks(axes[0][0], "x", lo, hi, axw, 8)
-    for ax in axes[0][1:]:
-        bare_y_axis(ax, np.arange(len(rows)))
 
 
 def bare_y_axis(ax, ticks: np.ndarray, grid: str | None = None) -> None:
@@ -280,3 +269,65 @@ def limits(low: pd.Series, target: float, floor: float = 0.0) -> tuple[float, fl
 def indicator_order(table: pd.DataFrame, indicators: Sequence[str] | None) -> list[str]:
     codes = list(dict.fromkeys(table["indicator"]))
     return codes if indicators is None else [c for c in indicators if c in codes]
+
+
+def panel_row(fig: Figure, ax, titles: Sequence[str], rows: Sequence[str], *, top: float,
+              bottom: float, lo: float, hi: float, label_size: float | str,
+              bold: str | None = None) -> np.ndarray:
+    """Lay out ``len(titles)`` panels side by side in the one axes ``ax``: they share
+    their ``rows`` (labelled at the left of the first; the label ``bold`` in bold) and
+    a percent x axis from ``lo`` to ``hi``; ``top`` and ``bottom`` are the inches taken
+    by the figure title and legend. Returns each panel's x offset: panel ``k`` draws
+    ``x`` at ``x + offsets[k]``.
+
+    It looks like a row of matplotlib axes (framed panels, their titles, tick labels and
+    grid), but a matplotlib axes costs about 20 ms to make and draw, most of a chart's
+    time with five panels; this one is drawn as a few lines and texts. The panel titles
+    are the axes' texts with gid ``"panel_title"``.
+    """
+    n = len(titles)
+    tick_w, tick_h = text_size(fig, "100%", fontsize=8)
+    label_w = max(text_size(fig, r, fontsize=label_size,
+                            fontweight="bold" if r == bold else "normal")[0] for r in rows)
+    title_h = text_size(fig, "".join(titles), fontsize=11)[1]
+    gap = tick_w + PAD  # inches between panels, as place_grid's wgap
+    width, _ = place_grid(fig, np.array([[ax]]), left=PAD + label_w + tick_room("y"),
+                          right=PAD + tick_w / 2,
+                          top=top + title_h + mpl.rcParams["axes.titlepad"] / 72,
+                          bottom=bottom + tick_h + tick_room("x"))
+    panel_w = (width - (n - 1) * gap) / n
+    if panel_w <= 0:
+        raise ValueError(f"chart labels leave no room for the panels ({width:.1f} in)")
+    span = hi - lo
+    offsets = np.arange(n) * span * (1 + gap / panel_w)
+    ax.set_xlim(lo, lo + offsets[-1] + span)
+    ticks = _percent_tick_values("x", lo, hi, panel_w, 8)
+    names = [f"{t:.0%}" for t in ticks]  # as PercentFormatter(1.0, decimals=0)
+    ax.set_xticks(np.concatenate([ticks + off for off in offsets]), names * n)
+    ax.tick_params(axis="x", labelsize=8)
+    ax.set_yticks(range(len(rows)), rows)
+    ax.tick_params(axis="y", labelsize=label_size)
+    for label in ax.get_yticklabels():
+        if label.get_text() == bold:
+            label.set_fontweight("bold")
+    ax.set_ylim(len(rows) - 0.5, -0.5)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    on_x = ax.get_xaxis_transform()  # x in data, y in axes fractions
+    frame = {"color": mpl.rcParams["axes.edgecolor"], "linewidth": mpl.rcParams["axes.linewidth"],
+             "transform": on_x, "clip_on": False, "zorder": 2.5}
+    left, right = lo + offsets, lo + offsets + span
+    ax.plot(np.column_stack([left, left, right, right, left, np.full(n, np.nan)]).ravel(),
+            np.tile([0.0, 1.0, 1.0, 0.0, 0.0, np.nan], n), solid_joinstyle="miter", **frame)
+    # the inner panels' y tick marks (the first panel's are the axis' own)
+    on_y = np.repeat(left[1:], len(rows))
+    ax.plot(on_y, np.tile(np.arange(len(rows), dtype=float), n - 1), linestyle="",
+            marker=TICKLEFT, markersize=mpl.rcParams["ytick.major.size"],
+            markeredgewidth=mpl.rcParams["ytick.major.width"],
+            color=mpl.rcParams["ytick.color"], clip_on=False, zorder=2.5)
+    pad = offset_copy(on_x, fig=fig, y=mpl.rcParams["axes.titlepad"],
+                                     units="points")
+    for title, middle in zip(titles, (left + right) / 2, strict=True):
+        ax.text(middle, 1.0, title, fontsize=11, ha="center", va="baseline", transform=pad,
+                gid="panel_title")
+    return offsets
