@@ -17,6 +17,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	# matplotlib's font list is built on first import: once here, not in each batch worker
+	$(BIN)/python -c "import matplotlib.font_manager"
 	touch $(STAMP)
 
 ## install: create .venv and install the package with its dev tools

@@ -2,7 +2,7 @@
 
 A township report draws a forest plot, a trend plot and one breakdown plot per breakdown
 with anything to show (village, sex, age group, ethnicity), each turned into a PNG by
-``charts.image`` (target: at most about 0.5 s of CPU for all of them). The county
+``charts.image``: about half of a township report's CPU (bench_batch.py). The county
 overview adds the safe-cell heat map. Printed, for each case: the best and the median
 CPU time (``time.process_time``) over ``--repeats`` runs in this one warm process,
 split into building the figures and drawing them to PNG (best of each).
@@ -11,9 +11,9 @@ Cases: every township of the shipped sample (or of ``--data``), the county overv
 and a synthetic county of ``--townships`` townships with names of up to 10 characters
 (forest plot and heat map only: the charts whose size grows with townships).
 
-Inputs: the tables ``pingan-eval batch`` caches (``--data``, a folder with summary.csv,
-trends.csv and breakdowns.csv, e.g. ``reports/2026-11/_data``), else computed from the
-shipped sample for ``--period`` (a few seconds, not timed).
+Inputs: the tables ``pingan-eval batch`` caches (``--data``, its cache folder, e.g.
+``reports/2026-11/_data``: read with ``report.load_inputs(cache_dir=...)``), else
+computed from the shipped sample for ``--period`` (a few seconds, not timed).
 
 Run: ``.venv/bin/python benchmarks/bench_charts.py [--data DIR] [--period 2026-11]
 [--repeats 7] [--townships 100]``
@@ -25,13 +25,11 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import pandas as pd
 
 from pingan_eval import labels, report
 from pingan_eval.report import charts
-from pingan_eval.summary import read_summary
 
 #: Synthetic township names of 4 to 10 characters (numbered to make 100 distinct).
 LONG_NAMES = ("阿克托别哈拉苏乡", "乌伦古河北岸牧业镇", "喀拉通克工业园区镇", "萨尔布拉克",
@@ -40,19 +38,11 @@ LONG_NAMES = ("阿克托别哈拉苏乡", "乌伦古河北岸牧业镇", "喀拉
 
 def _inputs(args) -> tuple[pd.DataFrame, pd.DataFrame, Callable[..., pd.DataFrame], str]:
     """Summary, trend, a breakdowns reader ``(area, by) -> rows`` and the county."""
-    if args.data is not None:
-        folder = Path(args.data)
-        summary = read_summary(folder / "summary.csv")
-        trend = read_summary(folder / "trends.csv")
+    inputs = report.load_inputs(args.period, cache_dir=args.data)
+    summary, trend = inputs.summary, inputs.trend
 
-        def breakdowns(area, by):
-            return report.read_breakdowns(folder / "breakdowns.csv", area, by=by)
-    else:
-        inputs = report.load_inputs(args.period)
-        summary, trend = inputs.summary, inputs.trend
-
-        def breakdowns(area, by):
-            return report.area_breakdowns(area, inputs, by=by)
+    def breakdowns(area, by):
+        return report.area_breakdowns(area, inputs, by=by)
     county = str(summary.loc[summary["area_level"] == "county", "area"].iloc[0])
     return summary, trend, breakdowns, county
 
@@ -107,14 +97,14 @@ def _print(name: str, n: int, result) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", help="folder of the batch's summary/trends/breakdowns CSV")
+    parser.add_argument("--data", help="the batch's cache folder (<out>/<period>/_data)")
     parser.add_argument("--period", default="2026-11")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--townships", type=int, default=100)
     args = parser.parse_args()
     summary, trend, breakdowns, county = _inputs(args)
     print(f"CPU seconds (time.process_time), {args.repeats} runs each, charts + image()")
-    towns = [a for a in dict.fromkeys(summary["area"]) if a != county]
+    towns = list(dict.fromkeys(summary.loc[summary["area_level"] == "township", "area"]))
     for town in towns:
         calls = _report_charts(summary, trend, breakdowns(town, report.BREAKDOWN_BY), town,
                                report.BREAKDOWN_BY)
