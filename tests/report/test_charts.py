@@ -475,8 +475,8 @@ def test_county_charts_of_a_large_county_show_the_spread_and_those_furthest_behi
 
 
 def test_breakdown_plot_draws_an_estimate_just_outside_its_interval():
-    # seen on a 1,000-township synthetic county: a village's model rate (bias-corrected
-    # back-transform) above its interval's upper end near 100 %
+    # a table made elsewhere (the village model's own intervals now hold their estimates,
+    # fay_herriot): drawn, with no whisker on the far side
     t = pd.DataFrame({"level": ["甲村", "乙村"], "indicator": "awareness", "name_zh": "知晓率",
                       "estimate": [0.995, 0.93], "ci_low": [0.97, 0.90],
                       "ci_high": [0.994, 0.96], "target": 0.95, "flag": "ok"})

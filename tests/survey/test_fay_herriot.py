@@ -174,6 +174,27 @@ def test_arcsin_back_transform_and_intervals() -> None:
     assert (np.isfinite(e["mse"]) & (e["mse"] > 0)).all()
 
 
+def test_arcsin_interval_holds_its_estimate_beyond_a_rate_of_one() -> None:
+    """An area whose covariate puts its EBLUP beyond pi/2, with the whole model-scale
+    interval above it (as 5 villages of a 1,000-township synthetic county): the clipped
+    interval would be [1, 1] and miss the estimate (the mean counts the mass below pi/2);
+    it is widened to hold it."""
+    rng = np.random.default_rng(3)
+    x = np.append(np.linspace(0.9, 1.4, 29), 1.62)
+    y = -0.3 + 1.3 * x + rng.normal(0, np.sqrt(0.25 / 30), 30)
+    t = pd.DataFrame({"township": [f"v{i:02d}" for i in range(30)],
+                      "estimate": np.round(np.sin(np.clip(y, 0, np.pi / 2)) ** 2, 4),
+                      "se": 0.05, "n_eff": 30.0, "x": x})
+    fit = fay_herriot(t, covariates=["x"], transform="arcsin", n_eff="n_eff", bootstrap=20)
+    e, ms = fit.estimates, fit.model_scale
+    half = stats.norm.ppf(0.975) * np.sqrt(ms["mse"])
+    beyond = (ms["eblup"] - half > np.pi / 2).to_numpy()
+    assert beyond.sum() == 1 and e["estimate"][beyond].iloc[0] < 1.0
+    assert ((e["ci_low"] <= e["estimate"]) & (e["estimate"] <= e["ci_high"])).all()
+    assert e["ci_low"][beyond].iloc[0] == e["estimate"][beyond].iloc[0]
+    assert (e["ci_high"][beyond] == 1.0).all()
+
+
 def test_arcsin_bootstrap_mse_matches_the_delta_method() -> None:
     """The bootstrap draws theta_i ~ N(x_i'b, sigma2_u), so its rate-scale MSE is near the
     model-scale MSE times E[(d sin^2(theta) / d theta)^2] = (1 - cos(4 x_i'b) e^(-8 s2))/2

@@ -341,8 +341,10 @@ def fay_herriot(table: pd.DataFrame, area: str | Sequence[str] = "township",
     g1)``, in closed form: emdi's bias-corrected back-transformation (``fh(...,
     transformation = "arcsin", backtransformation = "bc")``), except that emdi's integral
     over [0, pi/2] drops the mass above pi/2, which is counted here as a rate of 1. The
-    interval is ``sin^2`` of the clipped model-scale interval. The MSE is a parametric
-    bootstrap (emdi's ``mse_type = "boot"``, González-Manteiga et al. 2008): ``theta* = X b
+    interval is ``sin^2`` of the clipped model-scale interval, widened where needed to
+    hold the estimate (with the EBLUP beyond 0 or pi/2 the two can part: by 1e-5 on a
+    synthetic county). The MSE is a parametric bootstrap (emdi's ``mse_type = "boot"``,
+    González-Manteiga et al. 2008): ``theta* = X b
     + u*``, ``y* = theta* + e*``, refit with the same method, MSE = mean of ``(estimate* -
     sin^2(clip(theta*)))^2``. As ``theta*_i`` is drawn around ``x_i'b``, this is the MSE
     averaged over the model's spread of the area: for an area far from its synthetic value
@@ -409,6 +411,10 @@ def fay_herriot(table: pd.DataFrame, area: str | Sequence[str] = "township",
         point = _sin2_mean(comp["eblup"], comp["g1"])
         mse = _bootstrap_mse(x, psi, float(a[0]), comp["beta"], method, bootstrap, seed)
         low, high = (np.sin(np.clip(v, 0.0, _HALF_PI)) ** 2 for v in (low, high))
+        # An EBLUP beyond pi/2 with its whole interval above it clips to [1, 1], while
+        # the mean counts the little mass below pi/2 (0.99999): the interval is widened
+        # to hold its estimate (seen on 5 of 25,005 villages of a 1,000-township county).
+        low, high = np.minimum(low, point), np.maximum(high, point)
     else:
         point, mse = comp["eblup"], comp["mse"]
     area_part = {col: keys[col] for col in area_cols}

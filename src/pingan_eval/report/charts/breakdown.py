@@ -116,8 +116,8 @@ def _whiskers(ax, rows: pd.DataFrame, y: np.ndarray, left: np.ndarray) -> None:
         pick = ~hidden & (review == dotted)
         if not pick.any():
             continue
-        # a model's (bias-corrected) rate can lie just outside its back-transformed
-        # interval near 0 or 100 %: the whisker on that side is then empty, not negative
+        # an estimate outside its interval (a table made elsewhere; fay_herriot widens
+        # its own) draws no whisker on that side: matplotlib refuses a negative one
         below = np.maximum(estimate[pick] - low[pick], 0.0)
         above = np.maximum(high[pick] - estimate[pick], 0.0)
         bars = ax.errorbar(estimate[pick] + offset[pick], y[pick], xerr=[below, above],
