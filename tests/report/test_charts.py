@@ -294,6 +294,10 @@ def test_forest_plot_of_a_large_county_folds_the_townships_into_their_spread():
     few = _long_named_county(charts.FOREST_FULL_ROWS - 1)
     assert len(charts.forest_plot(few, town).axes[0].get_yticklabels()) == \
         charts.FOREST_FULL_ROWS
+    # ... also given the spread (the batch gives it to every report; a small county's
+    # reports get the whole table, and list every township)
+    with_peers = charts.forest_plot(few, town, peers=peer_distribution(few, PLAN))
+    assert len(with_peers.axes[0].get_yticklabels()) == charts.FOREST_FULL_ROWS
 
 
 def _village_breakdown(n: int) -> pd.DataFrame:

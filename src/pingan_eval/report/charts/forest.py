@@ -77,9 +77,9 @@ def forest_plot(summary: pd.DataFrame, area: str, *, period: str | None = None,
         Which estimate of each area is drawn: the official one
         (:func:`~pingan_eval.summary.official_rows`); ``None`` reads the shipped plan.
     peers : pandas.DataFrame, optional
-        :func:`~pingan_eval.summary.peers.peer_distribution` of the period. Given (the
-        batch gives a large county's township reports their own and the county's rows
-        and this), the townships are one row: the spread of their estimates.
+        :func:`~pingan_eval.summary.peers.peer_distribution` of the period: the spread
+        drawn when the townships share one row (the batch gives a large county's
+        township reports only their own and the county's rows, and this).
 
     Returns
     -------
@@ -88,7 +88,8 @@ def forest_plot(summary: pd.DataFrame, area: str, *, period: str | None = None,
         target as a dashed line. Colour and shape give the verdict; flagged estimates
         are hollow with a dotted interval (``review``) or replaced by a note
         (``suppress``). For a township of a county with more than
-        :data:`FOREST_FULL_ROWS` areas (or given ``peers``) the townships share one row,
+        :data:`FOREST_FULL_ROWS` areas (the county and its townships, counted from
+        ``peers`` when ``summary`` is a slice of the county) the townships share one row,
         a box from their 25th to 75th percentile with whiskers from the 10th to the 90th
         and a tick at the median (suppressed estimates left out), so the township's own
         row stays readable. The county overview lists every township up to
@@ -120,7 +121,10 @@ def forest_plot(summary: pd.DataFrame, area: str, *, period: str | None = None,
     strip, note = None, ""
     townships = [a for a in areas if a not in counties]
     many = len(townships) > COUNTY_FULL_ROWS
-    if (not is_county and area in areas and (peers is not None or len(areas) > FOREST_FULL_ROWS)
+    # the county's size: the table's, or the spread's when the table is a slice of it
+    in_county = len(areas) if peers is None or peers.empty else max(
+        len(areas), len(counties) + int(peers["townships"].max()))
+    if (not is_county and area in areas and in_county > FOREST_FULL_ROWS
             or is_county and many):
         if peers is None:
             peers = peer_distribution(summary, as_plan(plan))
