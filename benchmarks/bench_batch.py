@@ -124,8 +124,10 @@ def _report(label: str, result: BatchResult, wall: float, cpu: float,
     for level in ("township", "county", "department"):
         each = [r.timings.get("cpu", 0.0) for r in runs if r.level == level]
         if each:
+            wall = max(r.duration for r in runs if r.level == level)
             print(f"  {level + ' reports':<22}  {statistics.fmean(each):8.2f} s   "
-                  f"(n={len(each)}, median {statistics.median(each):.2f}, max {max(each):.2f})")
+                  f"(n={len(each)}, median {statistics.median(each):.2f}, max {max(each):.2f};"
+                  f" wall at most {wall:.2f} s)")
     print(f"whole batch CPU / reports {cpu / n:8.2f} s   ({cpu:.1f} s: estimation, workers, "
           f"kernels, index)")
     if memory is not None:
