@@ -93,25 +93,25 @@ def breakdown_plot(table: pd.DataFrame, *, title: str,
     rows = pd.concat([by_code[code].assign(_offset=off)
                       for code, off in zip(codes, offsets, strict=True)])
     _whiskers(ax, rows, np.array([y[lv] for lv in rows["level"].astype(str)], dtype=float),
-              lo + rows["_offset"].to_numpy())
+              lo)
     for code, off in zip(codes, offsets, strict=True):
         ax.axvline(float(by_code[code]["target"].iloc[0]) + off, **TARGET)
     return fig
 
 
-def _whiskers(ax, rows: pd.DataFrame, y: np.ndarray, left: np.ndarray) -> None:
-    """Estimates with interval whiskers at rows ``y``, shifted by their panel's
+def _whiskers(ax, rows: pd.DataFrame, y: np.ndarray, lo: float) -> None:
+    """Estimates with interval whiskers at rows ``y``, x shifted by each row's panel
     ``_offset``: one errorbar for the ``ok`` and one (hollow, dotted) for the ``review``
-    rows, a note at its panel's ``left`` edge for each suppressed row."""
+    rows, a note at its panel's left edge (``lo``) for each suppressed row."""
+    offset = rows["_offset"].to_numpy(dtype=float)
     estimate = rows["estimate"].to_numpy(dtype=float)
     hidden = rows["flag"].eq("suppress").to_numpy() | ~np.isfinite(estimate)
-    for xx, yy in zip(left[hidden], y[hidden], strict=True):
+    for xx, yy in zip(lo + offset[hidden], y[hidden], strict=True):
         ax.text(xx, yy, " " + labels.SUPPRESSED, va="center", ha="left", fontsize=7,
                 color=FLAG_STYLE["color"])
     review = rows["flag"].eq("review").to_numpy()
     low = rows["ci_low"].to_numpy(dtype=float)
     high = rows["ci_high"].to_numpy(dtype=float)
-    offset = rows["_offset"].to_numpy(dtype=float)
     for dotted in (False, True):
         pick = ~hidden & (review == dotted)
         if not pick.any():

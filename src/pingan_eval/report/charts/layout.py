@@ -253,10 +253,14 @@ def bare_y_axis(ax, ticks: np.ndarray, grid: str | None = None) -> None:
         ax.plot(np.tile([0.0, 1.0, np.nan], len(ticks)), np.repeat(ticks, 3), color=grid,
                 linewidth=mpl.rcParams["grid.linewidth"], linestyle=mpl.rcParams["grid.linestyle"],
                 alpha=mpl.rcParams["grid.alpha"], transform=on_y, zorder=1.5)
-    ax.plot(np.zeros(len(ticks)), ticks, linestyle="", marker=TICKLEFT,
-            markersize=mpl.rcParams["ytick.major.size"],
+    _y_tick_marks(ax, np.zeros(len(ticks)), ticks, transform=on_y, zorder=1.5)
+
+
+def _y_tick_marks(ax, x: np.ndarray, y: np.ndarray, **kw) -> None:
+    """Left y tick marks at points (``x``, ``y``), styled as matplotlib's own."""
+    ax.plot(x, y, linestyle="", marker=TICKLEFT, markersize=mpl.rcParams["ytick.major.size"],
             markeredgewidth=mpl.rcParams["ytick.major.width"],
-            color=mpl.rcParams["ytick.color"], transform=on_y, clip_on=False, zorder=1.5)
+            color=mpl.rcParams["ytick.color"], clip_on=False, **kw)
 
 
 def limits(low: pd.Series, target: float, floor: float = 0.0) -> tuple[float, float]:
@@ -320,13 +324,9 @@ def panel_row(fig: Figure, ax, titles: Sequence[str], rows: Sequence[str], *, to
     ax.plot(np.column_stack([left, left, right, right, left, np.full(n, np.nan)]).ravel(),
             np.tile([0.0, 1.0, 1.0, 0.0, 0.0, np.nan], n), solid_joinstyle="miter", **frame)
     # the inner panels' y tick marks (the first panel's are the axis' own)
-    on_y = np.repeat(left[1:], len(rows))
-    ax.plot(on_y, np.tile(np.arange(len(rows), dtype=float), n - 1), linestyle="",
-            marker=TICKLEFT, markersize=mpl.rcParams["ytick.major.size"],
-            markeredgewidth=mpl.rcParams["ytick.major.width"],
-            color=mpl.rcParams["ytick.color"], clip_on=False, zorder=2.5)
-    pad = offset_copy(on_x, fig=fig, y=mpl.rcParams["axes.titlepad"],
-                                     units="points")
+    _y_tick_marks(ax, np.repeat(left[1:], len(rows)),
+                  np.tile(np.arange(len(rows), dtype=float), n - 1), zorder=2.5)
+    pad = offset_copy(on_x, fig=fig, y=mpl.rcParams["axes.titlepad"], units="points")
     for title, middle in zip(titles, (left + right) / 2, strict=True):
         ax.text(middle, 1.0, title, fontsize=11, ha="center", va="baseline", transform=pad,
                 gid="panel_title")
