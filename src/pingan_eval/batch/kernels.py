@@ -32,6 +32,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -245,6 +246,7 @@ def _warm_charts() -> None:
 
 def _kernel_main(request: dict[str, Any], zygote: int) -> None:
     """The forked kernel: what ``python -m ipykernel_launcher -f FILE`` does."""
+    code = 0
     try:
         die_with_parent(zygote)  # right after the fork: no kernel outlives its zygote
         os.setsid()  # its own process group, so a kill reaches what it started too
@@ -267,5 +269,11 @@ def _kernel_main(request: dict[str, Any], zygote: int) -> None:
         from ipykernel.kernelapp import IPKernelApp
 
         IPKernelApp.launch_instance(argv=["-f", request["connection_file"]])
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    except BaseException:
+        # to the log itself (fd 2): sys.stderr may be the kernel's stream to the notebook
+        os.write(2, traceback.format_exc().encode("utf-8", "replace"))
+        code = 1
     finally:
-        os._exit(0)
+        os._exit(code)

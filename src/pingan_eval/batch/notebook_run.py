@@ -37,6 +37,9 @@ from pingan_eval.report.htmlexport import notebook_to_html
 # Timing metadata that papermill and nbclient write into a notebook: removed so that
 # re-running the same inputs gives the same bytes (the manifest keeps the times).
 _VOLATILE_NB_KEYS = ("start_time", "end_time", "duration")
+#: How often a report is started when its kernel dies before running any cell (a kernel
+#: that cannot start, not a notebook that fails).
+START_ATTEMPTS = 2
 #: Tags of cells that papermill (parameters, error markers) and this module insert.
 _MARKER_TAG = "pingan-error-marker"
 _GENERATED_CELL_TAGS = ("injected-parameters", "papermill-error-cell-tag", _MARKER_TAG)
@@ -106,8 +109,9 @@ class NotebookResult:
     worker : str or None
         Under Dask, the address of the worker that ran the report (None locally).
     attempts : int
-        How many times it was started: above 1 when a worker died while running it
-        and the scheduler ran it again elsewhere.
+        How many times it was started: above 1 when its kernel died before running any
+        cell and was started again (at most :data:`START_ATTEMPTS` times), or when a
+        Dask worker died while running it and the scheduler ran it again elsewhere.
     """
 
     area: str
@@ -229,19 +233,56 @@ def run_notebook(job: NotebookJob) -> NotebookResult:
     interrupted batch leaves the previous report or the new one, never half of one. A
     failed notebook is still written, with papermill's error marker at the top (or ours,
     for a timeout or a dead kernel), as papermill does. Time stamps are removed from the
-    notebook (see :func:`strip_volatile_metadata`); they are in the result instead.
+    notebook (see :func:`strip_volatile_metadata`); they are in the result instead. A
+    kernel that dies before running any cell is started again, up to
+    :data:`START_ATTEMPTS` times in all; a dead kernel's error ends with the last line of
+    its log.
     """
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-
     quiet_papermill_logger()
     start = datetime.now(timezone.utc).isoformat(timespec="seconds")
     t0, cpu0 = time.perf_counter(), _cpu_seconds()
-    status, error = "ok", None
+    runs = [_execute(job)]
+    while runs[-1].died_at_start and len(runs) < START_ATTEMPTS:
+        runs.append(_execute(job))
+    run = runs[-1]
+    nb, error = _marked(run.notebook, run.status, run.error)
+    timings = _write_outputs(job, nb)
+    timings["cpu"] = _cpu_seconds() - cpu0 + sum(r.kernel_cpu for r in runs)
+    return NotebookResult(
+        area=job.area,
+        level=job.level,
+        status=run.status,
+        error=error,
+        start=start,
+        duration=time.perf_counter() - t0,
+        timings={k: round(v, 3) for k, v in timings.items()},
+        attempts=len(runs),
+    )
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One papermill run of a job: how it ended, the notebook as far as it got (None if
+    never written), the forked kernel's CPU seconds, and whether the kernel died before
+    running any cell (nothing of the notebook ran: the start may be tried again)."""
+
+    status: str
+    error: dict[str, Any] | None
+    notebook: nbformat.NotebookNode | None
+    kernel_cpu: float
+    died_at_start: bool
+
+
+def _execute(job: NotebookJob) -> _Run:
+    """Run ``job`` once with papermill, in a scratch folder of its own."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    status, error, died = "ok", None, False
     # ignore_cleanup_errors: on Windows a just-killed kernel may still hold kernel.log
     with tempfile.TemporaryDirectory(prefix="pingan-nb-", ignore_cleanup_errors=True) as tmp:
         tmp_out = Path(tmp) / "run.ipynb"
-        with Watchdog(job.timeout, Path(tmp) / "kernel.log", scratch=Path(tmp)) as watchdog:
+        with Watchdog(job.timeout, Path(tmp)) as watchdog:
             try:
                 papermill.execute_notebook(
                     job.notebook,
@@ -267,20 +308,13 @@ def run_notebook(job: NotebookJob) -> NotebookResult:
                 status, error = "failed", _error_from_papermill(exc)
             except Exception as exc:  # timeout, dead kernel, unreadable notebook: record it
                 status, error = _error_from_run(exc, watchdog.fired, job.timeout)
-            kernel_cpu = watchdog.forked_kernel_cpu()
+                if "kernel died" in str(exc).lower():  # nbclient's words for it
+                    died = True
+                    if last_words := watchdog.kernel_log_tail():
+                        error["evalue"] += f"; the kernel's log ends: {last_words}"
         partial = nbformat.read(tmp_out, as_version=4) if tmp_out.exists() else None
-    nb, error = _marked(partial, status, error)
-    timings = _write_outputs(job, nb)
-    timings["cpu"] = _cpu_seconds() - cpu0 + kernel_cpu
-    return NotebookResult(
-        area=job.area,
-        level=job.level,
-        status=status,
-        error=error,
-        start=start,
-        duration=time.perf_counter() - t0,
-        timings={k: round(v, 3) for k, v in timings.items()},
-    )
+    return _Run(status, error, partial, watchdog.forked_kernel_cpu(),
+                died_at_start=died and _last_started_cell(partial)[0] is None)
 
 
 def _error_from_run(exc: Exception, timed_out: bool, timeout: float

@@ -22,8 +22,10 @@ from typing import Any
 
 from pingan_eval.batch import kernels
 
-__all__ = ["Watchdog", "abort_running_notebooks", "kill_running_kernels"]
+__all__ = ["TRANSPORT", "Watchdog", "abort_running_notebooks", "kill_running_kernels"]
 
+#: How a report's kernel and its worker talk: Unix sockets where there are (see Watchdog).
+TRANSPORT = "tcp" if os.name == "nt" else "ipc"
 #: Watchdogs of the notebook runs under way in this process (see kill_running_kernels).
 _RUNNING: set[Watchdog] = set()
 
@@ -50,18 +52,23 @@ class Watchdog:
 
     papermill's ``execution_timeout`` bounds each cell; a notebook of many slow cells,
     or a kernel stuck outside a cell, needs a bound on the whole run too. nbclient
-    notices the dead kernel and stops with ``DeadKernelError``. The kernel's own
-    stdout/stderr (ipykernel warnings, a C-level crash message) go to ``kernel_log``
-    rather than over the batch's progress bar. ``scratch``, the run's temporary folder,
-    is deleted by :meth:`abort`.
+    notices the dead kernel and stops with ``DeadKernelError``.
+
+    ``scratch`` is the run's own temporary folder (deleted by :meth:`abort`). The kernel's
+    stdout/stderr (ipykernel warnings, a C-level crash message) go to
+    ``scratch/kernel.log`` rather than over the batch's progress bar. Where the system
+    has Unix sockets the kernel talks over them, in ``scratch``, instead of TCP: a TCP
+    port is chosen by the batch worker and bound by the kernel a moment later, and with
+    several workers another kernel's connection can take it in between (the kernel
+    then dies at start with "Address already in use", papermill issue 511).
     """
 
-    def __init__(self, timeout: float, kernel_log: Path, scratch: Path | None = None) -> None:
+    def __init__(self, timeout: float, scratch: Path) -> None:
         self.scratch = scratch
         self.kernel_managers: list[Any] = []
         self.forked: list[kernels.ForkedKernel] = []
         self.fired = False
-        self.kernel_log = kernel_log
+        self.kernel_log = scratch / "kernel.log"
         self._timer = threading.Timer(timeout, self._kill)
         self._timer.daemon = True
 
@@ -73,6 +80,8 @@ class Watchdog:
 
         class WatchedKernelManager(AsyncKernelManager):
             def __init__(self, *args: Any, **kwargs: Any) -> None:
+                if TRANSPORT == "ipc":  # socket files <scratch>/kernel-1 ... kernel-5
+                    kwargs.update(transport="ipc", ip=str(watchdog.scratch / "kernel"))
                 super().__init__(*args, **kwargs)
                 watchdog.kernel_managers.append(self)
 
@@ -105,6 +114,15 @@ class Watchdog:
     def forked_kernel_cpu(self) -> float:
         """CPU seconds of the forked kernels (not in this process's RUSAGE_CHILDREN)."""
         return sum(k.cpu_seconds for k in self.forked)
+
+    def kernel_log_tail(self, limit: int = 300) -> str:
+        """The last non-blank line the kernel wrote (its crash, as a rule), or ""."""
+        try:
+            lines = self.kernel_log.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            return ""
+        last = next((line.strip() for line in reversed(lines) if line.strip()), "")
+        return last[:limit]
 
     def _kill(self) -> None:
         self.fired = True

@@ -216,4 +216,4 @@ def run_dask(jobs: Sequence[NotebookJob], client: Any, on_done: OnDone) -> None:
             worker = next(iter(client.who_has([future]).get(future.key, ())), None)
         except Exception:  # the scheduler went away: the result stands without them
             retries, worker = 0, None
-        on_done(i, dataclasses.replace(result, worker=worker, attempts=1 + retries))
+        on_done(i, dataclasses.replace(result, worker=worker, attempts=result.attempts + retries))
