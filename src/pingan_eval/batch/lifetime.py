@@ -11,7 +11,8 @@ would never signal it. A killed worker takes its zygote along, a killed zygote i
 kernels. Elsewhere only the second check is made (best effort).
 
 The signal follows the *thread* that started the child: children are started from the
-main thread of the worker and from the single-threaded zygote.
+main thread of the batch and of a pool worker, from the single-threaded zygote, and
+under Dask from a worker's task thread, which lives as long as the worker.
 """
 
 from __future__ import annotations
