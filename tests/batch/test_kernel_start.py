@@ -10,6 +10,7 @@ shell port exactly in that gap, from this process.
 from __future__ import annotations
 
 import socket
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -85,3 +86,12 @@ def test_a_kernel_that_never_starts_is_a_failed_report_that_says_why(
     assert "Address already in use" in result.error["evalue"]  # the kernel's last words
     assert result.error["cell_index"] is None
     assert "运行中断" in (tmp_path / "t.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.skipif(watchdog.TRANSPORT != "ipc", reason="no Unix sockets (Windows)")
+def test_a_temporary_folder_too_deep_for_unix_sockets_falls_back_to_tcp(tmp_path, monkeypatch):
+    deep = tmp_path / ("深" * 12) / ("d" * 60)  # a socket path there exceeds 104 bytes
+    deep.mkdir(parents=True)
+    monkeypatch.setattr(tempfile, "tempdir", str(deep))
+    result = _run(tmp_path)
+    assert result.status == "ok" and result.attempts == 1, result.error

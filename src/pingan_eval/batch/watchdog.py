@@ -26,6 +26,9 @@ __all__ = ["TRANSPORT", "Watchdog", "abort_running_notebooks", "kill_running_ker
 
 #: How a report's kernel and its worker talk: Unix sockets where there are (see Watchdog).
 TRANSPORT = "tcp" if os.name == "nt" else "ipc"
+#: Bytes of a Unix socket's path, its final NUL included (macOS 104, Linux 108): under a
+#: longer temporary folder the kernel falls back to TCP.
+_SOCKET_PATH_MAX = 104
 #: Watchdogs of the notebook runs under way in this process (see kill_running_kernels).
 _RUNNING: set[Watchdog] = set()
 
@@ -80,8 +83,9 @@ class Watchdog:
 
         class WatchedKernelManager(AsyncKernelManager):
             def __init__(self, *args: Any, **kwargs: Any) -> None:
-                if TRANSPORT == "ipc":  # socket files <scratch>/kernel-1 ... kernel-5
-                    kwargs.update(transport="ipc", ip=str(watchdog.scratch / "kernel"))
+                sockets = str(watchdog.scratch / "kernel")  # files kernel-1 ... kernel-5
+                if TRANSPORT == "ipc" and len(os.fsencode(sockets)) < _SOCKET_PATH_MAX - 4:
+                    kwargs.update(transport="ipc", ip=sockets)
                 super().__init__(*args, **kwargs)
                 watchdog.kernel_managers.append(self)
 

@@ -18,6 +18,7 @@ import codecs
 import csv
 import datetime as dt
 import io
+import operator
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -111,41 +112,49 @@ def plain_csv(path: Path) -> tuple[pd.DataFrame, str, list[int]] | None:
         text = data.decode(encoding)
     except UnicodeDecodeError:
         return None
-    if '"' in text or text.count("\r") != text.count("\r\n"):
+    header_end = text.find("\n")
+    if header_end < 0 or '"' in text or text.count("\r") != text.count("\r\n"):
         return None
-    first, _, body = text.partition("\n")
-    raw_header = first.rstrip("\r").split(",")
+    raw_header = text[:header_end].rstrip("\r").split(",")
     header = trim_empty_end([h.strip() for h in raw_header])
     if not header or "" in header or len(set(header)) < len(header):
         return None
-    lines = body.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()  # the file's last line end
-    if not body.strip() or max(line.count(",") for line in lines) >= len(raw_header):
+    spaces = _SPACE.search(text, header_end + 1) is not None
+    # One copy of the file at a time (a register can be hundreds of MB): its UTF-8 bytes,
+    # which pandas parses without re-encoding text chunk by chunk in Python.
+    utf8 = {"utf-8": data, "utf-8-sig": data[len(codecs.BOM_UTF8):]}.get(encoding)
+    if utf8 is None:
+        utf8 = text.encode("utf-8")
+    del data, text
+    body = utf8.index(b"\n") + 1
+    if body == len(utf8) or _most_commas(utf8[body:]) >= len(raw_header):
         return None
-    # bytes, not a StringIO: pandas would re-encode text to UTF-8 chunk by chunk in Python
-    table = pd.read_csv(io.BytesIO(body.encode("utf-8")), encoding="utf-8", header=None,
+    table = pd.read_csv(io.BytesIO(utf8), encoding="utf-8", header=None, skiprows=1,
                         names=list(range(len(raw_header))), dtype=object, na_filter=False,
                         skip_blank_lines=False, engine="c", index_col=False)
-    spaces = _SPACE.search(body) is not None
+    del utf8
     if spaces:
         table = table.apply(lambda col: col.str.strip())
+    # a blank row: nothing but commas and white space on its line
+    blank = table[0].to_numpy() == ""  # rows empty in their first cell, then all of them
+    blank[blank] = table[blank].eq("").all(axis=1).to_numpy()
+    if blank.all():
+        return None
     width = len(header)
     if width < len(raw_header) and (table.iloc[:, width:] != "").to_numpy().any():
         return None  # data under an empty header cell: the careful reader names it
     table = table.iloc[:, :width]
     table.columns = header
-    table.index = pd.RangeIndex(2, 2 + len(table), name="source_row")
-    # a blank row: nothing but commas and white space on its line
-    blank = np.zeros(len(table), dtype=bool)
-    blank[[i for i, line in enumerate(lines)
-           if not (line.replace(",", "").strip() if spaces else line.replace(",", "")
-                   .rstrip("\r"))]] = True
-    rows = table.index.to_numpy()
-    last = rows[~blank].max() if (~blank).any() else 0
+    rows = np.arange(2, 2 + len(table))
+    last = rows[~blank].max()
     table = table[~blank]
     table.index = pd.Index(rows[~blank].tolist(), name="source_row")  # as read_table's
     return table, encoding, [int(r) for r in rows[blank] if r < last]
+
+
+def _most_commas(body: bytes) -> int:
+    """The most commas on any line of ``body``."""
+    return max(map(operator.methodcaller("count", b","), body.split(b"\n")))
 
 
 def csv_records(path: Path) -> Records:
